@@ -1,0 +1,145 @@
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { Config } from './config/index.js'
+import {
+  CredentialCache,
+  IdentityResolver,
+  type StsClientOptions,
+  type StsLike,
+} from './credentials/index.js'
+import { createLogger, type Logger } from './logging/logger.js'
+import { Metrics, createOpsHttpServer, createRequestObserver } from './metrics/index.js'
+import {
+  createGrpcServer,
+  createProcessHandler,
+  type StreamDependencies,
+} from './protocol/index.js'
+import { resolveSigningTarget } from './routing/index.js'
+import { planSignatureHeaders, signRequest } from './signing/index.js'
+
+/** Injectable parts; everything defaults to the real implementation. */
+export interface AppOptions {
+  readonly config: Readonly<Config>
+  readonly logger?: Logger
+  readonly metrics?: Metrics
+  /** Wall clock for `x-amz-date`. */
+  readonly now?: () => Date
+  readonly createStsClient?: (options: StsClientOptions) => StsLike
+}
+
+export interface RunningApp {
+  readonly grpcPort: number
+  readonly httpPort: number
+  readonly metrics: Metrics
+  readonly identities: IdentityResolver
+  /** Stops taking streams, waits up to the grace period for in-flight ones, then closes. */
+  stop(graceMs?: number): Promise<void>
+}
+
+/**
+ * Builds the object graph (config → credentials → routing/signing → protocol) and starts the
+ * gRPC and operations listeners. `main.ts` adds the CLI and signal handling on top.
+ */
+export async function startApp(options: AppOptions): Promise<RunningApp> {
+  const { config } = options
+  const logger = options.logger ?? createLogger(config.logging.level)
+  const metrics = options.metrics ?? new Metrics()
+  const now = options.now ?? (() => new Date())
+  const cache = new CredentialCache({
+    maxEntries: config.credentials.max_entries,
+    refreshAheadMs: config.credentials.refresh_ahead_seconds * 1000,
+    expirySkewMs: config.credentials.expiry_skew_seconds * 1000,
+    staticTtlMs: config.credentials.static_refresh_seconds * 1000,
+    backoffInitialMs: config.credentials.failure_backoff_initial_ms,
+    backoffMaxMs: config.credentials.failure_backoff_max_ms,
+    onEvent: (event) => {
+      metrics.credentialCache.inc({ event: event.type })
+      if (event.type === 'fetch_error') {
+        const error = event.error as { code?: unknown; message?: unknown }
+        logger.warn({ cache_key: event.key, error_code: error.code, error: error.message }, 'credential fetch failed')
+      }
+    },
+  })
+  const identities = new IdentityResolver({
+    config,
+    cache,
+    ...(options.createStsClient !== undefined ? { createStsClient: options.createStsClient } : {}),
+  })
+  const observer = createRequestObserver(metrics, logger)
+  const deps: StreamDependencies = {
+    settings: {
+      maxBodyBytes: config.server.max_body_bytes,
+      requestBodyModeOverride: config.server.request_body_mode_override,
+      credentialWaitTimeoutMs: config.server.credential_wait_timeout_ms,
+    },
+    resolveTarget: (input) => resolveSigningTarget({ ...input, staticRoutes: config.routes }),
+    lookupIdentity: (name) => identities.lookup(name),
+    sign: async (input, credentials) => {
+      const signed = await signRequest(
+        {
+          method: input.method,
+          host: input.target.host,
+          path: input.target.path,
+          query: input.target.query,
+          ...(input.contentType !== undefined ? { contentType: input.contentType } : {}),
+          payloadSha256Hex: input.payloadSha256Hex,
+          region: input.target.region,
+          service: input.target.service,
+          signingDate: input.signingDate,
+        },
+        credentials,
+      )
+      return planSignatureHeaders(input.requestHeaderNames, signed)
+    },
+    now,
+    monotonicMs: () => performance.now(),
+    observer,
+  }
+
+  const grpc = createGrpcServer(createProcessHandler(deps, observer))
+  const grpcPort = await grpc.listen(config.server.grpc_address)
+  let draining = false
+  const http = createOpsHttpServer({ registry: metrics.registry, isReady: () => !draining })
+  const [httpHost, httpPortText] = splitAddress(config.server.http_address)
+  http.listen(Number(httpPortText), httpHost)
+  await once(http, 'listening')
+  const httpPort = (http.address() as AddressInfo).port
+  grpc.health.setServing(true)
+  logger.info({ grpc_port: grpcPort, http_port: httpPort, identities: identities.names }, 'listening')
+
+  return {
+    grpcPort,
+    httpPort,
+    metrics,
+    identities,
+    stop: async (graceMs = config.server.shutdown_grace_seconds * 1000) => {
+      draining = true
+      grpc.health.setServing(false)
+      grpc.health.closeWatchers()
+      await shutdownGrpc(grpc.server, graceMs)
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+      logger.info('stopped')
+    },
+  }
+}
+
+function splitAddress(address: string): [string, string] {
+  const index = address.lastIndexOf(':')
+  return [address.slice(0, index).replace(/^\[|\]$/g, ''), address.slice(index + 1)]
+}
+
+/** Lets in-flight streams finish for up to `graceMs`, then cancels whatever is left. */
+async function shutdownGrpc(server: import('@grpc/grpc-js').Server, graceMs: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown()
+      resolve()
+    }, graceMs)
+    server.tryShutdown(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}

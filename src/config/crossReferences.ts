@@ -1,0 +1,50 @@
+import type { Config } from './schema.js'
+
+/**
+ * Checks what the schema alone cannot: names that refer to other entries. Returns one message
+ * per problem (empty when all references resolve).
+ */
+export function checkCrossReferences(config: Config): string[] {
+  const problems: string[] = []
+  const names = new Set(Object.keys(config.identities))
+  for (const [name, identity] of Object.entries(config.identities)) {
+    if (identity.kind !== 'assume_role' || identity.source === undefined) continue
+    if (!names.has(identity.source)) {
+      problems.push(`identities.${name}.source: unknown identity "${identity.source}"`)
+    }
+  }
+  for (const cycle of findSourceCycles(config)) {
+    problems.push(`identities: assume_role sources form a cycle: ${cycle.join(' -> ')}`)
+  }
+  for (const [route, keys] of Object.entries(config.routes)) {
+    if (keys.identity !== undefined && !names.has(keys.identity)) {
+      problems.push(`routes.${route}.identity: unknown identity "${keys.identity}"`)
+    }
+    if (keys.path !== undefined && keys.path_prefix !== undefined) {
+      problems.push(`routes.${route}: give either "path" or "path_prefix", not both`)
+    }
+  }
+  return problems
+}
+
+function findSourceCycles(config: Config): string[][] {
+  const cycles: string[][] = []
+  const reported = new Set<string>()
+  for (const start of Object.keys(config.identities)) {
+    const seen: string[] = []
+    let current: string | undefined = start
+    while (current !== undefined && !seen.includes(current)) {
+      seen.push(current)
+      const identity: Config['identities'][string] | undefined = config.identities[current]
+      current = identity?.kind === 'assume_role' ? identity.source : undefined
+    }
+    if (current === undefined) continue
+    const cycle = seen.slice(seen.indexOf(current))
+    const key = [...cycle].sort().join(',')
+    if (!reported.has(key)) {
+      reported.add(key)
+      cycles.push([...cycle, current])
+    }
+  }
+  return cycles
+}

@@ -1,0 +1,144 @@
+import { z } from 'zod'
+
+/**
+ * The configuration schema. Every object is strict: an unknown key is an error, so a typo in a
+ * YAML file is reported at load instead of silently ignored. Defaults sit next to each field.
+ */
+
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected "host:port", e.g. "0.0.0.0:50051"')
+
+const roleArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+    'expected an IAM role ARN such as "arn:aws:iam::123456789012:role/name"',
+  )
+
+/** A name an identity or a route refers to: letters, digits, `_`, `-`, `.`. */
+export const identityName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected 1-64 characters of [A-Za-z0-9_.-]')
+
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as "us-east-1"')
+
+const defaultChainIdentity = z.strictObject({
+  kind: z.literal('default_chain'),
+})
+
+const profileIdentity = z.strictObject({
+  kind: z.literal('profile'),
+  /** The profile name in the shared credentials / config files. */
+  profile: z.string().min(1),
+  /** Path of the shared credentials file; default: `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`. */
+  credentials_file: z.string().min(1).optional(),
+  /** Path of the shared config file; default: `AWS_CONFIG_FILE` or `~/.aws/config`. */
+  config_file: z.string().min(1).optional(),
+})
+
+const assumeRoleIdentity = z.strictObject({
+  kind: z.literal('assume_role'),
+  role_arn: roleArn,
+  /**
+   * The identity whose credentials call STS (role chaining). Absent: the default provider chain.
+   */
+  source: identityName.optional(),
+  external_id: z.string().min(2).max(1224).optional(),
+  /** `RoleSessionName`; AWS allows `[\w+=,.@-]`, 2-64 characters. */
+  session_name: z
+    .string()
+    .regex(/^[\w+=,.@-]{2,64}$/, 'expected 2-64 characters of [A-Za-z0-9_+=,.@-]')
+    .default('mcp-sigv4-extproc'),
+  /** 900-43200 seconds; the role's maximum session duration must allow it. */
+  duration_seconds: z.number().int().min(900).max(43200).default(3600),
+  /** The `SourceIdentity` STS parameter (recorded in CloudTrail), not the `source` identity. */
+  source_identity: z
+    .string()
+    .regex(/^[\w+=,.@-]{2,64}$/, 'expected 2-64 characters of [A-Za-z0-9_+=,.@-]')
+    .optional(),
+  /** STS region; default: the `sts.region` setting. */
+  region: region.optional(),
+  /** STS endpoint URL (VPC endpoint, FIPS, tests); default: the regional STS endpoint. */
+  endpoint: z.url().optional(),
+})
+
+export const identitySchema = z.discriminatedUnion('kind', [
+  defaultChainIdentity,
+  profileIdentity,
+  assumeRoleIdentity,
+])
+
+/** Route keys given in the configuration, for a route identified by its `xds.route_name`. */
+const staticRoute = z.strictObject({
+  host: z.string().min(1).optional(),
+  path: z.string().min(1).optional(),
+  path_prefix: z.string().min(1).optional(),
+  path_prefix_replacement: z.string().optional(),
+  region: region.optional(),
+  service: z.string().min(1).optional(),
+  identity: identityName.optional(),
+})
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      /** gRPC listener for Envoy's ext_proc filter. */
+      grpc_address: listenAddress.default('0.0.0.0:50051'),
+      /** HTTP listener for /metrics, /healthz and /readyz. */
+      http_address: listenAddress.default('0.0.0.0:9090'),
+      /** Largest request body accepted for signing; Envoy's default buffer limit is 1 MiB. */
+      max_body_bytes: z.number().int().min(1).max(64 * 1024 * 1024).default(1024 * 1024),
+      /**
+       * When Envoy reports (protocol_config) a request body mode other than BUFFERED, ask for the
+       * body with `mode_override`. Only works with `allow_mode_override: true` on the filter;
+       * otherwise such requests are rejected with ERR_BODY_MODE_UNSUPPORTED.
+       */
+      request_body_mode_override: z.boolean().default(false),
+      /**
+       * While a request waits for credentials that are not cached yet, the server first sends
+       * `override_message_timeout` with this value. Envoy honours it only up to its own
+       * `max_message_timeout`; 0 disables the override.
+       */
+      credential_wait_timeout_ms: z.number().int().min(0).max(3_600_000).default(10_000),
+      /** Grace period for in-flight streams on shutdown. */
+      shutdown_grace_seconds: z.number().min(0).max(3600).default(20),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  credentials: z
+    .strictObject({
+      /** Refresh credentials this long before they expire, while still serving them. */
+      refresh_ahead_seconds: z.number().int().min(0).max(3600).default(300),
+      /** Stop using credentials this long before their expiration (clock skew margin). */
+      expiry_skew_seconds: z.number().int().min(0).max(600).default(30),
+      /** Credentials without an expiration (static keys) are re-read this often. */
+      static_refresh_seconds: z.number().int().min(1).max(86_400).default(3600),
+      /** First wait after a failed fetch; doubles per failure up to `failure_backoff_max_ms`. */
+      failure_backoff_initial_ms: z.number().int().min(0).max(600_000).default(1000),
+      failure_backoff_max_ms: z.number().int().min(0).max(3_600_000).default(60_000),
+      /** Upper bound of cached credential sets. */
+      max_entries: z.number().int().min(1).max(1_000_000).default(10_000),
+    })
+    .prefault({}),
+  sts: z
+    .strictObject({
+      /** Region of the STS endpoint used by `assume_role` identities without their own. */
+      region: region.optional(),
+      /** Timeout of one STS call. */
+      timeout_ms: z.number().int().min(100).max(60_000).default(5000),
+    })
+    .prefault({}),
+  identities: z.record(identityName, identitySchema).default({ default: { kind: 'default_chain' } }),
+  /** Static route keys by `xds.route_name`; the lowest-precedence source of route keys. */
+  routes: z.record(z.string().min(1), staticRoute).default({}),
+})
+
+export type Config = z.infer<typeof configSchema>
+export type IdentityConfig = z.infer<typeof identitySchema>
+export type AssumeRoleIdentityConfig = z.infer<typeof assumeRoleIdentity>
+export type StaticRouteConfig = z.infer<typeof staticRoute>

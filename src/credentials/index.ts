@@ -1,0 +1,8 @@
+export { freezeCredentials } from './awsCredentials.js'
+export type { AwsCredentials, CredentialSource } from './awsCredentials.js'
+export { CredentialCache } from './credentialCache.js'
+export type { CachedLookup, CredentialCacheEvent, CredentialCacheOptions } from './credentialCache.js'
+export { createCredentialSource, createSdkStsClient, describeSdkError } from './credentialSources.js'
+export type { CredentialSourceContext, StsClientOptions, StsLike } from './credentialSources.js'
+export { IdentityResolver } from './identityResolver.js'
+export type { IdentityLookup, IdentityResolverOptions } from './identityResolver.js'

@@ -1,0 +1,8 @@
+export { isJsonContentType, readJsonRpcId } from './jsonRpcId.js'
+export type { JsonRpcId } from './jsonRpcId.js'
+export {
+  JSON_RPC_INTERNAL_ERROR,
+  JSON_RPC_INVALID_REQUEST,
+  jsonRpcErrorBody,
+  plainErrorBody,
+} from './jsonRpcErrorBody.js'

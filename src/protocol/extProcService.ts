@@ -1,0 +1,80 @@
+import { status as GrpcStatus, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js'
+import { isSignerError } from '../errors.js'
+import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
+import type { StreamDependencies } from './streamDependencies.js'
+import { StreamProcessor } from './streamProcessor.js'
+
+export type ProcessCall = ServerDuplexStream<ProcessingRequestMessage, ProcessingResponseMessage>
+
+/** Stream-level events, for metrics. Implementations must not throw. */
+export interface StreamLifecycleObserver {
+  streamOpened(): void
+  streamClosed(): void
+  /** The stream ended with a non-OK gRPC status; `code` is the gRPC status name. */
+  streamFailed(code: string): void
+}
+
+/**
+ * The `Process` handler: one `StreamProcessor` per call, messages handled strictly in order, and
+ * every way a stream can end mapped here — the only place that knows gRPC status codes.
+ * Envoy half-closes and then cancels once it has the last response it needs; both are normal.
+ */
+export function createProcessHandler(
+  deps: StreamDependencies,
+  lifecycle: StreamLifecycleObserver,
+): (call: ProcessCall) => void {
+  return (call) => {
+    lifecycle.streamOpened()
+    let closed = false
+    const close = (): void => {
+      if (closed) return
+      closed = true
+      processor.abandon()
+      lifecycle.streamClosed()
+    }
+    const out = {
+      send(response: ProcessingResponseMessage): void {
+        if (!closed && !call.cancelled) call.write(response)
+      },
+      finish(): void {
+        if (closed) return
+        close()
+        if (!call.cancelled) call.end()
+      },
+    }
+    const processor = new StreamProcessor(deps, flattenMetadata(call.metadata), out)
+    const fail = (err: unknown): void => {
+      if (closed) return
+      const violation = isSignerError(err, 'ERR_PROTOCOL_VIOLATION')
+      if (!violation) deps.observer.internalError(err)
+      const code = violation ? GrpcStatus.INVALID_ARGUMENT : GrpcStatus.INTERNAL
+      lifecycle.streamFailed(GrpcStatus[code])
+      close()
+      if (!call.cancelled) {
+        call.emit('error', {
+          code,
+          details: violation ? (err as Error).message : 'internal error in the ext_proc server',
+        })
+      }
+    }
+    let queue: Promise<void> = Promise.resolve()
+    call.on('data', (message: ProcessingRequestMessage) => {
+      queue = queue.then(() => (closed ? undefined : processor.handle(message))).catch(fail)
+    })
+    call.on('end', () => {
+      // The client half-closed: answer what is queued, then end with OK.
+      queue = queue.then(() => out.finish())
+    })
+    call.on('cancelled', close)
+    call.on('error', close)
+  }
+}
+
+/** gRPC call metadata as lower-case name → first text value (binary `-bin` entries skipped). */
+function flattenMetadata(metadata: Metadata): Record<string, string | undefined> {
+  const result: Record<string, string | undefined> = {}
+  for (const [key, values] of Object.entries(metadata.getMap())) {
+    if (typeof values === 'string') result[key.toLowerCase()] = values
+  }
+  return result
+}

@@ -1,0 +1,72 @@
+import type { AwsCredentials, IdentityLookup } from '../credentials/index.js'
+import type { HeaderChanges } from './responses.js'
+
+/** Where and how a request is signed, as the routing layer resolves it. */
+export interface StreamSigningTarget {
+  readonly routeName: string
+  readonly host: string
+  readonly path: string
+  readonly query: string
+  readonly region: string
+  readonly service: string
+  readonly identity: string
+}
+
+/** What the routing layer reads to find a request's signing target. */
+export interface TargetLookupInput {
+  readonly callMetadata: Record<string, string | undefined>
+  readonly attributes: Record<string, unknown>
+  readonly requestPath: string
+}
+
+/** What the signing layer needs for one request. */
+export interface StreamSigningInput {
+  readonly method: string
+  readonly target: StreamSigningTarget
+  readonly contentType: string | undefined
+  readonly payloadSha256Hex: string
+  readonly signingDate: Date
+  /** Lower-case names of the headers the request carries (to remove stale client values). */
+  readonly requestHeaderNames: readonly string[]
+}
+
+/** How a request ended, for logs and metrics. */
+export type RequestOutcome = 'signed' | 'passed_through' | 'rejected' | 'error'
+
+export interface RequestReport {
+  readonly routeName: string
+  readonly method: string
+  readonly identity: string | undefined
+  readonly outcome: RequestOutcome
+  readonly errorCode: string | undefined
+  readonly durationMs: number
+  readonly bodyBytes: number
+  /** Canonical-request-free signing facts for debug logs: service, region, host. */
+  readonly target: Pick<StreamSigningTarget, 'host' | 'region' | 'service'> | undefined
+}
+
+/** Observes stream events; implementations log and count, and must not throw. */
+export interface StreamObserver {
+  requestFinished(report: RequestReport): void
+  signed(seconds: number): void
+  /** An unexpected failure inside the processor (a bug); the stream ends with INTERNAL. */
+  internalError(error: unknown): void
+}
+
+export interface StreamSettings {
+  readonly maxBodyBytes: number
+  readonly requestBodyModeOverride: boolean
+  readonly credentialWaitTimeoutMs: number
+}
+
+/** Everything a stream processor uses, injected so tests can drive it. */
+export interface StreamDependencies {
+  readonly settings: StreamSettings
+  resolveTarget(input: TargetLookupInput): StreamSigningTarget | null
+  lookupIdentity(name: string): IdentityLookup
+  sign(input: StreamSigningInput, credentials: AwsCredentials): Promise<HeaderChanges>
+  now(): Date
+  /** A monotonic clock in milliseconds, for durations. */
+  monotonicMs(): number
+  readonly observer: StreamObserver
+}

@@ -1,0 +1,352 @@
+import { createHash, type Hash } from 'node:crypto'
+import type { AwsCredentials } from '../credentials/index.js'
+import { SignerError, isSignerError, type SignerErrorCode } from '../errors.js'
+import { isJsonContentType, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
+import { errorReply } from './errorReply.js'
+import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
+import { RequestHeaders } from './requestHeaders.js'
+import {
+  continueResponse,
+  continueWithBodyMode,
+  extendMessageTimeout,
+  type Phase,
+} from './responses.js'
+import type { RequestOutcome, StreamDependencies, StreamSigningTarget } from './streamDependencies.js'
+import { structToPlain } from './structValues.js'
+
+/** Key of the attributes map entry Envoy fills, whatever the filter's configured name. */
+export const EXT_PROC_ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc'
+
+/**
+ * Where a stream is. One stream carries one HTTP request:
+ * `awaiting_request_headers` → `passthrough` (no signing target) or
+ * `awaiting_request_body` → `request_complete`; any local reply moves to `finished`.
+ */
+export type StreamState =
+  | 'awaiting_request_headers'
+  | 'passthrough'
+  | 'awaiting_request_body'
+  | 'request_complete'
+  | 'finished'
+
+/** How the processor talks back: responses, and ending the stream with OK. */
+export interface StreamOutput {
+  send(response: ProcessingResponseMessage): void
+  finish(): void
+}
+
+type CredentialsHandle =
+  | { readonly ready: AwsCredentials }
+  | { readonly pending: Promise<AwsCredentials>; settled: boolean }
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
+
+/**
+ * The per-stream state machine: reads the request headers, resolves the signing target, collects
+ * the body, signs, and answers each message Envoy sends with the response of the matching type.
+ * A message the current state does not allow throws `ERR_PROTOCOL_VIOLATION`; the stream loop
+ * ends the stream with INVALID_ARGUMENT.
+ */
+export class StreamProcessor {
+  private stateValue: StreamState = 'awaiting_request_headers'
+  private headers = new RequestHeaders(undefined)
+  private routeName = 'unknown'
+  private target: StreamSigningTarget | undefined
+  private deferredError: SignerError | undefined
+  private credentials: CredentialsHandle | undefined
+  private readonly bodyHash: Hash = createHash('sha256')
+  private readonly bodyChunks: Buffer[] = []
+  private bodyBytes = 0
+  /** From `protocol_config`: true/false when Envoy told us, undefined for Envoy < 1.34. */
+  private bufferedBodyMode: boolean | undefined
+  private readonly startedAt: number
+
+  constructor(
+    private readonly deps: StreamDependencies,
+    private readonly callMetadata: Record<string, string | undefined>,
+    private readonly out: StreamOutput,
+  ) {
+    this.startedAt = deps.monotonicMs()
+  }
+
+  get state(): StreamState {
+    return this.stateValue
+  }
+
+  /** Envoy went away (cancel or end): nothing more is sent. */
+  abandon(): void {
+    this.stateValue = 'finished'
+  }
+
+  /** Handles one message; resolves once its response (if any) has been sent. */
+  async handle(message: ProcessingRequestMessage): Promise<void> {
+    const kind = message.request
+    switch (kind) {
+      case 'request_headers':
+        return this.onRequestHeaders(message)
+      case 'request_body':
+        return this.onRequestBody(message)
+      case 'request_trailers':
+        return this.onRequestTrailers()
+      case 'response_headers':
+      case 'response_body':
+      case 'response_trailers':
+        return this.onResponsePhase(kind)
+      default:
+        throw new SignerError(
+          'ERR_PROTOCOL_VIOLATION',
+          'unexpected ext_proc message: none of request_headers, request_body, request_trailers, ' +
+            'response_headers, response_body, response_trailers is set',
+        )
+    }
+  }
+
+  private async onRequestHeaders(message: ProcessingRequestMessage): Promise<void> {
+    if (this.stateValue !== 'awaiting_request_headers') {
+      throw this.violation('request_headers')
+    }
+    const request = message.request_headers ?? {}
+    this.headers = new RequestHeaders(request.headers)
+    const config = message.protocol_config
+    this.bufferedBodyMode = config === undefined ? undefined : config.request_body_mode === 'BUFFERED'
+    const attributes = structToPlain(message.attributes?.[EXT_PROC_ATTRIBUTES_KEY])
+    const routeName = attributes['xds.route_name']
+    if (typeof routeName === 'string' && routeName !== '') this.routeName = routeName
+    try {
+      this.target =
+        this.deps.resolveTarget({
+          callMetadata: this.callMetadata,
+          attributes,
+          requestPath: this.headers.path,
+        }) ?? undefined
+    } catch (err) {
+      this.deferredError = asSignerError(err, 'ERR_ROUTE_METADATA_INVALID', 'cannot read route metadata')
+    }
+    if (this.target === undefined && this.deferredError === undefined) {
+      this.stateValue = 'passthrough'
+      this.report('passed_through', undefined)
+      this.out.send(continueResponse('request_headers'))
+      return
+    }
+    if (this.target !== undefined) this.routeName = this.target.routeName
+    if (request.end_of_stream === true) return this.finishRequest('request_headers', EMPTY_SHA256)
+    return this.expectBody(config?.request_body_mode, config?.response_body_mode)
+  }
+
+  private expectBody(requestMode: string | undefined, responseMode: string | undefined): void {
+    const declared = Number(this.headers.get('content-length'))
+    if (Number.isFinite(declared) && declared > this.deps.settings.maxBodyBytes) {
+      return this.replyError(bodyTooLarge(this.deps.settings.maxBodyBytes))
+    }
+    this.startCredentialLookup()
+    this.stateValue = 'awaiting_request_body'
+    if (this.bufferedBodyMode !== false) {
+      this.out.send(continueResponse('request_headers'))
+      return
+    }
+    if (this.deps.settings.requestBodyModeOverride) {
+      this.bufferedBodyMode = true
+      this.out.send(continueWithBodyMode('BUFFERED', (responseMode ?? 'NONE') as 'NONE'))
+      return
+    }
+    this.replyError(
+      new SignerError(
+        'ERR_BODY_MODE_UNSUPPORTED',
+        `cannot sign the request body: Envoy's request_body_mode is ${requestMode ?? 'NONE'}, ` +
+          'set it to BUFFERED (or enable allow_mode_override and server.request_body_mode_override)',
+      ),
+    )
+  }
+
+  private async onRequestBody(message: ProcessingRequestMessage): Promise<void> {
+    const body = message.request_body ?? {}
+    switch (this.stateValue) {
+      case 'passthrough':
+        this.out.send(continueResponse('request_body'))
+        return
+      case 'awaiting_request_body':
+        break
+      default:
+        throw this.violation('request_body')
+    }
+    const chunk = body.body ?? Buffer.alloc(0)
+    this.bodyBytes += chunk.length
+    if (this.bodyBytes > this.deps.settings.maxBodyBytes) {
+      return this.replyError(bodyTooLarge(this.deps.settings.maxBodyBytes))
+    }
+    this.bodyHash.update(chunk)
+    this.bodyChunks.push(chunk)
+    // BUFFERED sends the whole body in one message; end_of_stream is false only when trailers
+    // follow. Without protocol_config (Envoy < 1.34) chunks are collected until end_of_stream.
+    if (body.end_of_stream === true || this.bufferedBodyMode === true) {
+      return this.finishRequest('request_body', this.bodyHash.digest('hex'))
+    }
+    this.out.send(continueResponse('request_body'))
+  }
+
+  private onRequestTrailers(): void {
+    switch (this.stateValue) {
+      case 'passthrough':
+      case 'request_complete':
+        this.out.send(continueResponse('request_trailers'))
+        return
+      case 'awaiting_request_body':
+        return this.replyError(
+          new SignerError(
+            'ERR_BODY_MODE_UNSUPPORTED',
+            'cannot sign the request: trailers arrived before the complete body; use request_body_mode BUFFERED',
+          ),
+        )
+      default:
+        throw this.violation('request_trailers')
+    }
+  }
+
+  private onResponsePhase(phase: Extract<Phase, `response_${string}`>): void {
+    if (this.stateValue !== 'passthrough' && this.stateValue !== 'request_complete') {
+      throw this.violation(phase)
+    }
+    this.out.send(continueResponse(phase))
+  }
+
+  private async finishRequest(phase: 'request_headers' | 'request_body', payloadHash: string): Promise<void> {
+    if (this.deferredError !== undefined) return this.replyError(this.deferredError)
+    const target = this.target as StreamSigningTarget
+    if (this.credentials === undefined) this.startCredentialLookup()
+    let credentials: AwsCredentials
+    try {
+      credentials = await this.awaitCredentials()
+    } catch (err) {
+      return this.replyError(
+        asSignerError(err, 'ERR_CREDENTIALS_UNAVAILABLE', `cannot resolve credentials for identity "${target.identity}"`),
+      )
+    }
+    if (this.abandoned()) return
+    const started = this.deps.monotonicMs()
+    let changes
+    try {
+      changes = await this.deps.sign(
+        {
+          method: this.headers.method,
+          target,
+          contentType: this.headers.get('content-type'),
+          payloadSha256Hex: payloadHash,
+          signingDate: this.deps.now(),
+          requestHeaderNames: this.headers.names(),
+        },
+        credentials,
+      )
+    } catch (err) {
+      return this.replyError(asSignerError(err, 'ERR_SIGNING_FAILED', 'cannot sign the request'))
+    }
+    if (this.abandoned()) return
+    this.deps.observer.signed((this.deps.monotonicMs() - started) / 1000)
+    this.stateValue = 'request_complete'
+    this.report('signed', undefined)
+    this.out.send(continueResponse(phase, changes))
+  }
+
+  private startCredentialLookup(): void {
+    if (this.target === undefined || this.credentials !== undefined) return
+    try {
+      const lookup = this.deps.lookupIdentity(this.target.identity)
+      if ('ready' in lookup) {
+        this.credentials = { ready: lookup.ready }
+        return
+      }
+      const handle = { pending: lookup.pending, settled: false }
+      const settle = (): void => {
+        handle.settled = true
+      }
+      // Attaching handlers now also keeps an early rejection from counting as unhandled.
+      lookup.pending.then(settle, settle)
+      this.credentials = handle
+    } catch (err) {
+      this.deferredError ??= asSignerError(err, 'ERR_IDENTITY_UNKNOWN', 'cannot resolve the identity')
+    }
+  }
+
+  private async awaitCredentials(): Promise<AwsCredentials> {
+    if (this.deferredError !== undefined) throw this.deferredError
+    const handle = this.credentials as CredentialsHandle
+    if ('ready' in handle) return handle.ready
+    const waitMs = this.deps.settings.credentialWaitTimeoutMs
+    // A cold fetch (STS) can outlast Envoy's message_timeout: ask for more time first.
+    if (!handle.settled && waitMs > 0) this.out.send(extendMessageTimeout(waitMs))
+    return handle.pending
+  }
+
+  private replyError(error: SignerError): void {
+    if (this.stateValue === 'finished') return
+    const outcome: RequestOutcome = clientCaused(error.code) ? 'rejected' : 'error'
+    this.report(outcome, error.code)
+    this.stateValue = 'finished'
+    this.out.send(errorReply({ code: error.code, message: error.message, ...this.jsonRpcIdField() }))
+    this.out.finish()
+  }
+
+  /** JSON-RPC POSTs get a JSON-RPC error with the request's id; other requests a plain JSON error. */
+  private jsonRpcIdField(): { jsonRpcId?: JsonRpcId } {
+    if (this.headers.method !== 'POST' || !isJsonContentType(this.headers.get('content-type'))) return {}
+    const complete = this.bodyChunks.length > 0 && this.bodyBytes <= this.deps.settings.maxBodyBytes
+    return { jsonRpcId: complete ? readJsonRpcId(Buffer.concat(this.bodyChunks)) : null }
+  }
+
+  private report(outcome: RequestOutcome, errorCode: string | undefined): void {
+    this.deps.observer.requestFinished({
+      routeName: this.routeName,
+      method: this.headers.method,
+      identity: this.target?.identity,
+      outcome,
+      errorCode,
+      durationMs: this.deps.monotonicMs() - this.startedAt,
+      bodyBytes: this.bodyBytes,
+      target: this.target,
+    })
+  }
+
+  /** Re-read after each await: the stream may have been cancelled meanwhile. */
+  private abandoned(): boolean {
+    return this.stateValue === 'finished'
+  }
+
+  private violation(received: Phase): SignerError {
+    return new SignerError(
+      'ERR_PROTOCOL_VIOLATION',
+      `unexpected ext_proc message ${received} in state ${this.stateValue}: expected ${this.expected()}`,
+    )
+  }
+
+  private expected(): string {
+    switch (this.stateValue) {
+      case 'awaiting_request_headers':
+        return 'request_headers first (Envoy needs request_header_mode: SEND)'
+      case 'awaiting_request_body':
+        return 'request_body'
+      case 'passthrough':
+      case 'request_complete':
+        return 'response_headers, response_body or trailers (request_headers arrive once)'
+      case 'finished':
+        return 'nothing: the request was answered locally'
+    }
+  }
+}
+
+
+function bodyTooLarge(limit: number): SignerError {
+  return new SignerError(
+    'ERR_BODY_TOO_LARGE',
+    `cannot sign the request: the body exceeds max_body_bytes (${limit} bytes)`,
+  )
+}
+
+function clientCaused(code: SignerErrorCode): boolean {
+  return code === 'ERR_BODY_TOO_LARGE'
+}
+
+function asSignerError(err: unknown, code: SignerErrorCode, context: string): SignerError {
+  if (isSignerError(err)) return err
+  return new SignerError(code, `${context}: unexpected ${err instanceof Error ? err.name : 'failure'}`, {
+    cause: err,
+  })
+}
