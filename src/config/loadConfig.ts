@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { parseDocument } from 'yaml'
+import { LineCounter, parseDocument } from 'yaml'
 import { ConfigInvalidError } from './configError.js'
 import { checkCrossReferences } from './crossReferences.js'
 import { DEFAULT_CONFIG_YAML } from './defaultConfig.js'
@@ -68,11 +68,14 @@ function readConfigFile(path: string, options: LoadConfigOptions): string {
 }
 
 function parseYaml(text: string, source: string): Record<string, unknown> {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false })
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines })
   if (doc.errors.length > 0) {
     throw new ConfigInvalidError(
       source,
-      doc.errors.map((e) => `YAML ${e.code} at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
+      doc.errors.map(
+        (e) => `YAML ${e.code} at line ${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`,
+      ),
     )
   }
   const value: unknown = doc.toJS() ?? {}
