@@ -1,5 +1,6 @@
 import type { AwsCredentials, IdentityLookup } from '../credentials/index.js'
 import type { HeaderChanges } from './responses.js'
+import type { PlainValue } from './structValues.js'
 
 /** Where and how a request is signed, as the routing layer resolves it. */
 export interface StreamSigningTarget {
@@ -15,7 +16,7 @@ export interface StreamSigningTarget {
 /** What the routing layer reads to find a request's signing target. */
 export interface TargetLookupInput {
   readonly callMetadata: Record<string, string | undefined>
-  readonly attributes: Record<string, unknown>
+  readonly attributes: Record<string, PlainValue>
   readonly requestPath: string
 }
 

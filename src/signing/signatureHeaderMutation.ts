@@ -1,0 +1,46 @@
+import type { SignatureHeaders } from './signRequest.js'
+
+/** Header changes that put a signature on the request Envoy forwards. */
+export interface SignatureHeaderPlan {
+  /** Headers to set, overwriting any existing value: lower-case name and value. */
+  readonly set: Array<[string, string]>
+  /** Lower-case names of client headers to remove, without duplicates. */
+  readonly remove: string[]
+}
+
+const AMZ_PREFIX = 'x-amz-'
+
+/**
+ * Plans the header mutation for a signature.
+ *
+ * Sets `authorization`, `x-amz-date`, `x-amz-content-sha256` and, with a session token,
+ * `x-amz-security-token`. Removes every other `x-amz-*` header the client sent (a stale
+ * `x-amz-security-token` when our credentials have none, `x-amz-target`, …): AWS expects the
+ * `x-amz-*` headers of a request to be signed, and the signature covers only ours.
+ *
+ * Names that are set are never also removed. Envoy applies `remove_headers` before
+ * `set_headers`, and a set without `append` replaces every existing value of that name, so a
+ * client's `authorization` or `x-amz-date` is overwritten already; listing it twice would only
+ * make the mutation longer.
+ *
+ * @param clientHeaderNames - header names of the request as Envoy sent it (any case)
+ * @param signed - the result of {@link signRequest}
+ */
+export function planSignatureHeaders(
+  clientHeaderNames: Iterable<string>,
+  signed: SignatureHeaders,
+): SignatureHeaderPlan {
+  const set: Array<[string, string]> = [
+    ['authorization', signed.authorization],
+    ['x-amz-date', signed.amzDate],
+    ['x-amz-content-sha256', signed.contentSha256],
+  ]
+  if (signed.securityToken !== undefined) set.push(['x-amz-security-token', signed.securityToken])
+  const setNames = new Set(set.map(([name]) => name))
+  const remove = new Set<string>()
+  for (const name of clientHeaderNames) {
+    const lower = name.toLowerCase()
+    if (lower.startsWith(AMZ_PREFIX) && !setNames.has(lower)) remove.add(lower)
+  }
+  return { set, remove: [...remove] }
+}
