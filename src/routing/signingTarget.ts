@@ -1,0 +1,92 @@
+/**
+ * The signing target of a request: which authority, path, region, service and identity to
+ * sign for, resolved from the route's keys (see `routeValueLayers.ts` for the precedence).
+ */
+
+import { SignerError } from '../errors.js'
+import { inferRegionService } from './inferRegionService.js'
+import { resolveUpstreamPath } from './pathRewrite.js'
+import { routeLabel, valueLabel } from './routeKeyError.js'
+import type { RouteKeySources } from './routeKeys.js'
+import { checkRouteValues, type CheckedRouteValues } from './routeValueChecks.js'
+import {
+  collectRouteValues,
+  routeNameAttribute,
+  type RouteKeyInputs,
+} from './routeValueLayers.js'
+
+/** Route label used when the request carries no `xds.route_name`. */
+export const UNKNOWN_ROUTE = 'unknown'
+/** Identity used when the route sets none. */
+export const DEFAULT_IDENTITY = 'default'
+
+/** Everything `resolveSigningTarget` reads for one request. */
+export interface SigningTargetInput extends RouteKeyInputs {
+  /** The request's `:path`, query included. */
+  readonly requestPath: string
+}
+
+/** Where and as whom to sign one request. */
+export interface SigningTarget {
+  /** `xds.route_name`, or `unknown`: the route's label for logs and metrics. */
+  readonly routeName: string
+  /** The authority AWS sees (lower case): hostname or `[ipv6]`, optional `:port`. */
+  readonly host: string
+  /** Upstream path, without query. */
+  readonly path: string
+  /** The request's raw query string without `?`; `''` when none. */
+  readonly query: string
+  readonly region: string
+  readonly service: string
+  readonly identity: string
+  /** Which source supplied each key (for debugging). */
+  readonly sources: RouteKeySources
+}
+
+/**
+ * Resolves the signing target, or returns `null` when no source sets `host` (a route that is
+ * not AWS-bound: pass the request through untouched).
+ * Throws `SignerError` with `ERR_ROUTE_METADATA_INVALID` (unreadable or invalid values),
+ * `ERR_PATH_REWRITE_MISMATCH` (request outside `path_prefix`) or
+ * `ERR_ROUTE_TARGET_INCOMPLETE` (region or service neither set nor inferable).
+ */
+export function resolveSigningTarget(input: SigningTargetInput): SigningTarget | null {
+  const routeName = routeNameAttribute(input.attributes) ?? UNKNOWN_ROUTE
+  const { values, sources } = collectRouteValues(input, routeName)
+  if (values.host === undefined) return null
+  const checked = checkRouteValues(routeName, { ...values, host: values.host }, sources)
+  const { path, query } = resolveUpstreamPath(routeName, checked, input.requestPath)
+  const resolvedSources: RouteKeySources = { ...sources }
+  const { region, service } = resolveRegionService(routeName, checked, resolvedSources)
+  resolvedSources.identity ??= 'default'
+  const identity = checked.identity ?? DEFAULT_IDENTITY
+  const host = checked.host
+  return { routeName, host, path, query, region, service, identity, sources: resolvedSources }
+}
+
+/** Region and service as set, else inferred from the host (recorded as `inferred`). */
+function resolveRegionService(
+  routeName: string,
+  values: CheckedRouteValues,
+  sources: RouteKeySources,
+): { region: string; service: string } {
+  const inferred = inferRegionService(values.host)
+  const region = values.region ?? inferred.region
+  if (region === undefined) throw incomplete(routeName, values.host, 'region')
+  const service = values.service ?? inferred.service
+  if (service === undefined) throw incomplete(routeName, values.host, 'service')
+  sources.region ??= 'inferred'
+  sources.service ??= 'inferred'
+  return { region, service }
+}
+
+function incomplete(routeName: string, host: string, key: 'region' | 'service'): SignerError {
+  return new SignerError(
+    'ERR_ROUTE_TARGET_INCOMPLETE',
+    `cannot resolve signing ${key} for route "${routeLabel(routeName)}": ` +
+      `host ${valueLabel(host)} is not of a form it can be inferred from ` +
+      '(<service>.<region>.api.aws, <service>.<region>.amazonaws.com, ' +
+      '*.bedrock-agentcore.<region>.amazonaws.com); ' +
+      `set the route key "${key}"`,
+  )
+}
