@@ -1,24 +1,12 @@
 import type { AwsCredentials, IdentityLookup } from '../credentials/index.js'
 import type { HeaderChanges } from './responses.js'
-import type { PlainValue } from './structValues.js'
+import type { SigningTarget, SigningTargetInput } from '../routing/index.js'
 
 /** Where and how a request is signed, as the routing layer resolves it. */
-export interface StreamSigningTarget {
-  readonly routeName: string
-  readonly host: string
-  readonly path: string
-  readonly query: string
-  readonly region: string
-  readonly service: string
-  readonly identity: string
-}
+export type StreamSigningTarget = Omit<SigningTarget, 'sources'>
 
 /** What the routing layer reads to find a request's signing target. */
-export interface TargetLookupInput {
-  readonly callMetadata: Record<string, string | undefined>
-  readonly attributes: Record<string, PlainValue>
-  readonly requestPath: string
-}
+export type TargetLookupInput = Pick<SigningTargetInput, 'callMetadata' | 'attributes' | 'requestPath'>
 
 /** What the signing layer needs for one request. */
 export interface StreamSigningInput {

@@ -1,22 +1,11 @@
 import { request as httpRequest } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sendHttp } from '../harness/echoUpstream.js'
 import { GrpcStatus } from '../harness/scriptedExtProc.js'
 import type { Script } from '../harness/scriptedExtProc.js'
-import { setRaw, startFixture } from './emulatorFixture.js'
-import type { Fixture, FixtureOptions } from './emulatorFixture.js'
+import { setRaw, useFixture } from './emulatorFixture.js'
 
-let fx: Fixture | undefined
-
-afterEach(async () => {
-  await fx?.close()
-  fx = undefined
-})
-
-async function start(options: FixtureOptions, script: Script): Promise<Fixture> {
-  fx = await startFixture(options, script)
-  return fx
-}
+const start = useFixture()
 
 const never: Script = () => undefined
 

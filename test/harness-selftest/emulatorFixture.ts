@@ -2,6 +2,7 @@
  * Shared set-up for the emulator self-tests: a scripted ext_proc server, a recording upstream
  * and an emulator between them.
  */
+import { afterEach } from 'vitest'
 import { startEchoUpstream } from '../harness/echoUpstream.js'
 import type { EchoUpstream } from '../harness/echoUpstream.js'
 import { startEnvoyEmulator } from '../harness/envoyEmulator.js'
@@ -58,6 +59,25 @@ export async function startFixture(options: FixtureOptions = {}, script: Script 
       await upstream.close()
       await extProc.close()
     },
+  }
+}
+
+/** Starts a fixture; the test file's `afterEach` closes it. */
+export type StartFixture = (options?: FixtureOptions, script?: Script) => Promise<Fixture>
+
+/**
+ * Registers an `afterEach` that closes the fixture the current test started, and returns the
+ * starter to use in the tests. Call once, at the top level of a test file.
+ */
+export function useFixture(): StartFixture {
+  let current: Fixture | undefined
+  afterEach(async () => {
+    await current?.close()
+    current = undefined
+  })
+  return async (options = {}, script) => {
+    current = await startFixture(options, script)
+    return current
   }
 }
 

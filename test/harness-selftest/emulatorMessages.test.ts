@@ -1,24 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sendHttp } from '../harness/echoUpstream.js'
 import { printMetadataShortDebugString } from '../harness/textFormatPrinter.js'
 import type { MetadataShape } from '../harness/textFormatPrinter.js'
 import {
-  ROUTE_METADATA, headerPairs, startFixture, valuesOf,
+  ROUTE_METADATA, headerPairs, useFixture, valuesOf,
 } from './emulatorFixture.js'
-import type { Fixture, FixtureOptions } from './emulatorFixture.js'
-import type { Script } from '../harness/scriptedExtProc.js'
 
-let fx: Fixture | undefined
-
-afterEach(async () => {
-  await fx?.close()
-  fx = undefined
-})
-
-async function start(options: FixtureOptions = {}, script?: Script): Promise<Fixture> {
-  fx = await startFixture(options, script)
-  return fx
-}
+const start = useFixture()
 
 const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} })
 

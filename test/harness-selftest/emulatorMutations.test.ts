@@ -1,21 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sendHttp } from '../harness/echoUpstream.js'
 import type { Script } from '../harness/scriptedExtProc.js'
 import type { ProcessingResponseMsg } from '../harness/emulator/types.js'
-import { setRaw, startFixture } from './emulatorFixture.js'
-import type { Fixture, FixtureOptions } from './emulatorFixture.js'
+import { setRaw, useFixture } from './emulatorFixture.js'
 
-let fx: Fixture | undefined
-
-afterEach(async () => {
-  await fx?.close()
-  fx = undefined
-})
-
-async function start(options: FixtureOptions, script: Script): Promise<Fixture> {
-  fx = await startFixture(options, script)
-  return fx
-}
+const start = useFixture()
 
 /** Answers request_headers with `headers` and request_body with `body` (CONTINUE otherwise). */
 function answer(headers: ProcessingResponseMsg | undefined, body?: ProcessingResponseMsg): Script {
@@ -149,9 +138,9 @@ describe('emulator: header mutations', () => {
     expect(f.upstream.requests[0]?.body.toString()).toBe('abc')
     await f.close()
 
-    fx = await startFixture({ allowModeOverride: false }, answer(override))
-    await sendHttp(fx.emulator.url('/p'), { method: 'POST', body: 'abc' })
-    expect(fx.extProc.calls[0]?.received.map((m) => m.request))
+    const g = await start({ allowModeOverride: false }, answer(override))
+    await sendHttp(g.emulator.url('/p'), { method: 'POST', body: 'abc' })
+    expect(g.extProc.calls[0]?.received.map((m) => m.request))
       .toEqual(['request_headers', 'request_body'])
   })
 

@@ -1,21 +1,9 @@
 import { request as httpRequest } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sendHttp } from '../harness/echoUpstream.js'
-import { headerPairs, setRaw, startFixture, valuesOf } from './emulatorFixture.js'
-import type { Fixture, FixtureOptions } from './emulatorFixture.js'
-import type { Script } from '../harness/scriptedExtProc.js'
+import { headerPairs, setRaw, useFixture, valuesOf } from './emulatorFixture.js'
 
-let fx: Fixture | undefined
-
-afterEach(async () => {
-  await fx?.close()
-  fx = undefined
-})
-
-async function start(options: FixtureOptions = {}, script?: Script): Promise<Fixture> {
-  fx = await startFixture(options, script)
-  return fx
-}
+const start = useFixture()
 
 describe('emulator: router after ext_proc', () => {
   it('applies host_rewrite_literal and prefix_rewrite after ext_proc saw the originals',

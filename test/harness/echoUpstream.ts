@@ -4,7 +4,7 @@
  */
 import { createServer, request as httpRequest } from 'node:http'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { listenOnLoopback } from './loopbackServer.js'
 
 /** One request as the upstream received it. */
 export interface EchoedRequest {
@@ -35,7 +35,6 @@ export interface EchoUpstream {
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const requests: EchoedRequest[] = []
   let handler: EchoHandler | undefined
-  const sockets = new Set<Socket>()
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -60,21 +59,12 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       res.end(text)
     })
   })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const { port, close } = await listenOnLoopback(server)
   return {
     port,
     requests,
     setHandler: (next) => { handler = next },
-    close: async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    close,
   }
 }
 

@@ -73,7 +73,6 @@
  *   `content-type: text/plain` unless the response's headers set another one.
  */
 import { Agent, createServer } from 'node:http'
-import type { Socket } from 'node:net'
 import { credentials } from '@grpc/grpc-js'
 import type { GrpcObject, ServiceClientConstructor } from '@grpc/grpc-js'
 import { EXT_PROC_PROTO, loadProtoPackage } from '../../src/protocol/protoLoader.js'
@@ -85,6 +84,7 @@ import type { FlowDeps, ResolvedOptions } from './emulator/requestFlow.js'
 import type {
   EmulatedRequestRecord, EmulatorStats, EnvoyEmulatorOptions, ProcessingRequestMsg,
 } from './emulator/types.js'
+import { listenOnLoopback } from './loopbackServer.js'
 
 export type {
   BodySendMode, EmulatedRequestRecord, EmulatedRoute, EmulatorStats, EnvoyEmulatorOptions,
@@ -179,7 +179,6 @@ export async function startEnvoyEmulator(options: EnvoyEmulatorOptions): Promise
   const agent = new Agent({ keepAlive: true })
   const deps: FlowDeps = { options: resolved, client, codec: protos.codec, stats,
     statusCodes: protos.statusCodes, agent }
-  const sockets = new Set<Socket>()
   const server = createServer((req, res) => {
     const record: EmulatedRequestRecord = { method: req.method ?? 'GET', path: req.url ?? '/',
       routeName: undefined, streamOpened: false, sent: [], received: [], finished: false }
@@ -193,22 +192,19 @@ export async function startEnvoyEmulator(options: EnvoyEmulatorOptions): Promise
       res.end()
     })
   })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const loopback = await listenOnLoopback(server)
+  const port = loopback.port
   return {
     port,
     url: (path) => `http://127.0.0.1:${port}${path}`,
     stats,
     close: async () => {
-      for (const socket of sockets) socket.destroy()
+      // Not awaited yet: its synchronous part destroys the downstream sockets first, so they
+      // still go before the upstream agent and the gRPC client do.
+      const closing = loopback.close()
       agent.destroy()
       client.close()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await closing
     },
   }
 }

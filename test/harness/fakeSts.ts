@@ -13,7 +13,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { listenOnLoopback } from './loopbackServer.js'
 import { verifySigV4 } from './sigv4Verifier.js'
 import type { KnownCredential, SigV4FailureReason } from './sigv4Verifier.js'
 
@@ -105,27 +105,17 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     behaviour: { latencyMs: 0, failNext: undefined, hang: false, malformed: false,
       ...options.behaviour },
   }
-  const sockets = new Set<Socket>()
   const server = createServer((req, res) => {
     void handle(state, req, res)
   })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const { port, close } = await listenOnLoopback(server)
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
     calls: state.calls,
     issued: state.issued,
     setBehaviour: (b) => { state.behaviour = { ...state.behaviour, ...b } },
-    close: async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    close,
   }
 }
 

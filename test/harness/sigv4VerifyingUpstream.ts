@@ -11,11 +11,11 @@
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
+import { listenOnLoopback } from './loopbackServer.js'
 import { verifySigV4 } from './sigv4Verifier.js'
 import type { KnownCredential, SigV4FailureReason } from './sigv4Verifier.js'
 
@@ -76,7 +76,6 @@ export interface UpstreamEcho {
 export async function startSigV4Upstream(options: SigV4UpstreamOptions): Promise<SigV4Upstream> {
   const requests: RecordedUpstreamRequest[] = []
   const sessions = new Map<string, StreamableHTTPServerTransport>()
-  const sockets = new Set<Socket>()
   let port = 0
   const server = createServer((req, res) => {
     const host = options.expected.host ?? `127.0.0.1:${port}`
@@ -86,13 +85,8 @@ export async function startSigV4Upstream(options: SigV4UpstreamOptions): Promise
       res.end(JSON.stringify({ message: `upstream error: ${String(err)}` }))
     })
   })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  port = typeof address === 'object' && address !== null ? address.port : 0
+  const loopback = await listenOnLoopback(server)
+  port = loopback.port
   return {
     port,
     url: (path) => `http://127.0.0.1:${port}${path}`,
@@ -101,8 +95,7 @@ export async function startSigV4Upstream(options: SigV4UpstreamOptions): Promise
     close: async () => {
       for (const transport of sessions.values()) await transport.close()
       sessions.clear()
-      for (const socket of sockets) socket.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await loopback.close()
     },
   }
 }
