@@ -5,6 +5,7 @@ import type { Config } from './config/index.js'
 import {
   CredentialCache,
   IdentityResolver,
+  isTokenBoundFailure,
   type StsClientOptions,
   type StsLike,
 } from './credentials/index.js'
@@ -53,6 +54,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     staticTtlMs: config.credentials.static_refresh_seconds * 1000,
     backoffInitialMs: config.credentials.failure_backoff_initial_ms,
     backoffMaxMs: config.credentials.failure_backoff_max_ms,
+    isPermanentFailure: isTokenBoundFailure,
     onEvent: (event) => {
       metrics.credentialCache.inc({ event: event.type })
       if (event.type === 'fetch_error') {
@@ -64,6 +66,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const identities = new IdentityResolver({
     config,
     cache,
+    onRuleError: (identity, rule, message) =>
+      logger.debug({ identity, rule, error: message }, 'role rule did not evaluate'),
     ...(options.createStsClient !== undefined ? { createStsClient: options.createStsClient } : {}),
   })
   const observer = createRequestObserver(metrics, logger)
@@ -71,10 +75,12 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     settings: {
       maxBodyBytes: config.server.max_body_bytes,
       requestBodyModeOverride: config.server.request_body_mode_override,
-      credentialWaitTimeoutMs: config.server.credential_wait_timeout_ms,
+      // Bounded by the STS call timeout: longer would only delay Envoy's own 504.
+      credentialWaitTimeoutMs: Math.min(config.server.credential_wait_timeout_ms, config.sts.timeout_ms + 1000),
     },
     resolveTarget: (input) => resolveSigningTarget({ ...input, staticRoutes: config.routes }),
-    lookupIdentity: (name) => identities.lookup(name),
+    lookupIdentity: (name, caller) => identities.lookup(name, caller),
+    headersToStrip: (name) => identities.headersToStrip(name),
     sign: async (input, credentials) => {
       const signed = await signRequest(
         {
@@ -90,7 +96,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         },
         credentials,
       )
-      return planSignatureHeaders(input.requestHeaderNames, signed)
+      const plan = planSignatureHeaders(input.requestHeaderNames, signed)
+      const strip = input.stripHeaders.filter((h) => input.requestHeaderNames.includes(h))
+      return strip.length === 0 ? plan : { set: plan.set, remove: [...plan.remove, ...strip] }
     },
     now,
     monotonicMs: () => performance.now(),

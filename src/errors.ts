@@ -28,6 +28,16 @@ export type SignerErrorCode =
   | 'ERR_STS_FAILED'
   /** The signer itself failed (should not happen with valid credentials). */
   | 'ERR_SIGNING_FAILED'
+  /** The request carries no caller token where the identity needs one. */
+  | 'ERR_TOKEN_MISSING'
+  /** The caller token is malformed, expired, or fails local verification. */
+  | 'ERR_TOKEN_INVALID'
+  /** STS rejected the caller token (InvalidIdentityToken, ExpiredToken, IDPRejectedClaim). */
+  | 'ERR_TOKEN_REJECTED'
+  /** No role mapping rule matches the caller and there is no fallback role. */
+  | 'ERR_ROLE_NOT_MAPPED'
+  /** STS denied the caller the role (AccessDenied: the role's trust policy). */
+  | 'ERR_STS_DENIED'
   /** The configuration is invalid (load time). */
   | 'ERR_CONFIG_INVALID'
 

@@ -11,6 +11,10 @@ export function checkCrossReferences(config: Config): string[] {
     if (identity.kind !== 'assume_role' || identity.source === undefined) continue
     if (!names.has(identity.source)) {
       problems.push(`identities.${name}.source: unknown identity "${identity.source}"`)
+    } else if (config.identities[identity.source]?.kind === 'web_identity') {
+      problems.push(
+        `identities.${name}.source: "${identity.source}" is a web_identity (per caller) and cannot be a role-chaining source`,
+      )
     }
   }
   for (const cycle of findSourceCycles(config)) {

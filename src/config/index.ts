@@ -7,5 +7,7 @@ export type {
   AssumeRoleIdentityConfig,
   Config,
   IdentityConfig,
+  RoleRuleConfig,
   StaticRouteConfig,
+  WebIdentityConfig,
 } from './schema.js'

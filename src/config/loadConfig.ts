@@ -3,6 +3,7 @@ import { LineCounter, parseDocument } from 'yaml'
 import { ConfigInvalidError } from './configError.js'
 import { checkCrossReferences } from './crossReferences.js'
 import { DEFAULT_CONFIG_YAML } from './defaultConfig.js'
+import { checkWebIdentities } from './webIdentityChecks.js'
 import { applyEnvOverrides } from './envOverrides.js'
 import { configSchema, type Config } from './schema.js'
 
@@ -44,9 +45,16 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (!parsed.success) {
     throw new ConfigInvalidError(source, parsed.error.issues.map(formatIssue))
   }
-  const problems = checkCrossReferences(parsed.data)
+  const problems = [
+    ...checkCrossReferences(parsed.data),
+    ...checkWebIdentities(parsed.data, options.readFile ?? defaultReadFile),
+  ]
   if (problems.length > 0) throw new ConfigInvalidError(source, problems)
   return { config: deepFreeze(parsed.data), source, overrides }
+}
+
+function defaultReadFile(path: string): string {
+  return readFileSync(path, 'utf8')
 }
 
 function configPathFromArgs(argv: readonly string[]): string | undefined {
@@ -60,7 +68,7 @@ function configPathFromArgs(argv: readonly string[]): string | undefined {
 
 function readConfigFile(path: string, options: LoadConfigOptions): string {
   try {
-    return (options.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(path)
+    return (options.readFile ?? defaultReadFile)(path)
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
     throw new ConfigInvalidError(path, [`cannot read the file: ${reason}`])

@@ -63,11 +63,92 @@ const assumeRoleIdentity = z.strictObject({
   endpoint: z.url().optional(),
 })
 
+const policyArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]{1,512}$/, 'expected an IAM policy ARN')
+
+/** A claim test: the claim (dotted path) equals one of `values`, or contains one when it is a list. */
+const claimMatch = z.strictObject({
+  claim: z.string().min(1),
+  values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
+})
+
+/** A CEL expression over `claims` that must evaluate to `true`. */
+const celMatch = z.strictObject({ cel: z.string().min(1) })
+
+const roleRule = z.strictObject({
+  role_arn: roleArn,
+  /** Lower wins; rules without a priority come after those with one; ties keep rule order. */
+  priority: z.number().int().min(0).optional(),
+  match: z.union([claimMatch, celMatch]),
+  /** Inline session policy (JSON) that scopes the role down. */
+  session_policy: z
+    .string()
+    .max(2048)
+    .refine((text) => isJsonObject(text), 'expected a JSON policy document')
+    .optional(),
+  /** Managed policies that scope the role down (at most 10). */
+  policy_arns: z.array(policyArn).max(10).optional(),
+  duration_seconds: z.number().int().min(900).max(43200).optional(),
+})
+
+const webIdentity = z.strictObject({
+  kind: z.literal('web_identity'),
+  token: z
+    .strictObject({
+      /**
+       * `authorization`: `Authorization: Bearer <token>`; `header`: the named header;
+       * `jwt_authn`: claims from Envoy's jwt_authn payload in `metadata_context`, token from
+       * `header` (default `authorization`).
+       */
+      from: z.enum(['authorization', 'header', 'jwt_authn']).default('authorization'),
+      header: z
+        .string()
+        .regex(/^[a-z0-9-]+$/, 'expected a lower-case header name')
+        .optional(),
+      metadata_namespace: z.string().min(1).default('envoy.filters.http.jwt_authn'),
+      /** jwt_authn `payload_in_metadata` key. */
+      payload_key: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  verify: z
+    .strictObject({
+      issuer: z.string().min(1),
+      audiences: z.array(z.string().min(1)).min(1).optional(),
+      jwks_url: z.url().optional(),
+      jwks_file: z.string().min(1).optional(),
+      algorithms: z.array(z.string().min(1)).min(1).optional(),
+      clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
+      /** A verified token's claims are reused for at most this long (and never past `exp`). */
+      cache_seconds: z.number().int().min(0).max(3600).default(300),
+    })
+    .optional(),
+  roles: z.array(roleRule).default([]),
+  fallback_role_arn: roleArn.optional(),
+  /** The claim that names the AWS session (`RoleSessionName`), made valid when it is not. */
+  session_name_claim: z.string().min(1).default('sub'),
+  duration_seconds: z.number().int().min(900).max(43200).default(3600),
+  /** STS region; default: the `sts.region` setting. */
+  region: region.optional(),
+  /** STS endpoint URL; default: the regional STS endpoint. */
+  endpoint: z.url().optional(),
+})
+
 export const identitySchema = z.discriminatedUnion('kind', [
   defaultChainIdentity,
   profileIdentity,
   assumeRoleIdentity,
+  webIdentity,
 ])
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+  } catch {
+    return false
+  }
+}
 
 /** Route keys given in the configuration, for a route identified by its `xds.route_name`. */
 const staticRoute = z.strictObject({
@@ -142,3 +223,5 @@ export type Config = z.infer<typeof configSchema>
 export type IdentityConfig = z.infer<typeof identitySchema>
 export type AssumeRoleIdentityConfig = z.infer<typeof assumeRoleIdentity>
 export type StaticRouteConfig = z.infer<typeof staticRoute>
+export type WebIdentityConfig = z.infer<typeof webIdentity>
+export type RoleRuleConfig = z.infer<typeof roleRule>

@@ -18,6 +18,17 @@ export interface CredentialCacheOptions {
   readonly now?: () => number
   /** Observer for metrics; must not throw. */
   readonly onEvent?: (event: CredentialCacheEvent) => void
+  /**
+   * Failures that retrying cannot fix for the same input (e.g. STS rejected the caller's token):
+   * they are not retried until a fetch comes with another `fingerprint`, whatever the backoff.
+   */
+  readonly isPermanentFailure?: (error: unknown) => boolean
+}
+
+/** Per-call options of `get` and `peek`. */
+export interface FetchOptions {
+  /** Identifies the fetch's input (e.g. a digest of the caller's token); see `isPermanentFailure`. */
+  readonly fingerprint?: string
 }
 
 export type CredentialCacheEvent =
@@ -40,6 +51,8 @@ interface Failure {
   readonly error: unknown
   readonly retryAt: number
   readonly attempts: number
+  readonly permanent: boolean
+  readonly fingerprint: string | undefined
 }
 
 /**
@@ -49,8 +62,8 @@ interface Failure {
  * unavailable source is not hammered.
  */
 export class CredentialCache {
-  private readonly options: Required<Omit<CredentialCacheOptions, 'onEvent'>> &
-    Pick<CredentialCacheOptions, 'onEvent'>
+  private readonly options: Required<Omit<CredentialCacheOptions, 'onEvent' | 'isPermanentFailure'>> &
+    Pick<CredentialCacheOptions, 'onEvent' | 'isPermanentFailure'>
   private readonly entries: LRUCache<string, Entry>
   private readonly failures: LRUCache<string, Failure>
   private readonly inFlight = new Map<string, Promise<AwsCredentials>>()
@@ -75,13 +88,13 @@ export class CredentialCache {
    * Returns credentials usable now without waiting, starting a background refresh when they are
    * close to expiry; `undefined` when the caller has to wait for `get`.
    */
-  peek(key: string, fetch: () => Promise<AwsCredentials>): CachedLookup {
+  peek(key: string, fetch: () => Promise<AwsCredentials>, options: FetchOptions = {}): CachedLookup {
     const entry = this.entries.get(key)
     const now = this.options.now()
     if (entry === undefined || now >= entry.usableUntil) return undefined
-    if (now >= entry.refreshFrom && !this.inFlight.has(key) && !this.inBackoff(key, now)) {
+    if (now >= entry.refreshFrom && !this.inFlight.has(key) && this.blockingFailure(key, options) === undefined) {
       this.emit({ type: 'refresh', key })
-      this.startFetch(key, fetch).catch(() => {
+      this.startFetch(key, fetch, options).catch(() => {
         // Recorded as a failure; the current credentials stay in use until they expire.
       })
     }
@@ -89,8 +102,12 @@ export class CredentialCache {
   }
 
   /** Returns usable credentials for `key`, fetching them (once, shared) when needed. */
-  async get(key: string, fetch: () => Promise<AwsCredentials>): Promise<AwsCredentials> {
-    const cached = this.peek(key, fetch)
+  async get(
+    key: string,
+    fetch: () => Promise<AwsCredentials>,
+    options: FetchOptions = {},
+  ): Promise<AwsCredentials> {
+    const cached = this.peek(key, fetch, options)
     if (cached !== undefined) {
       this.emit({ type: 'hit', key })
       return cached.credentials
@@ -98,12 +115,12 @@ export class CredentialCache {
     this.emit({ type: 'miss', key })
     const running = this.inFlight.get(key)
     if (running !== undefined) return running
-    const failure = this.failures.get(key)
-    if (failure !== undefined && this.options.now() < failure.retryAt) {
+    const failure = this.blockingFailure(key, options)
+    if (failure !== undefined) {
       this.emit({ type: 'backoff_reject', key })
       throw failure.error
     }
-    return this.startFetch(key, fetch)
+    return this.startFetch(key, fetch, options)
   }
 
   /** Seconds until the cached credentials of `key` expire, for metrics; undefined if none. */
@@ -120,19 +137,26 @@ export class CredentialCache {
     this.failures.clear()
   }
 
-  private inBackoff(key: string, now: number): boolean {
+  /** The remembered failure that forbids a fetch now, if any. */
+  private blockingFailure(key: string, options: FetchOptions): Failure | undefined {
     const failure = this.failures.get(key)
-    return failure !== undefined && now < failure.retryAt
+    if (failure === undefined) return undefined
+    if (failure.permanent) return failure.fingerprint === options.fingerprint ? failure : undefined
+    return this.options.now() < failure.retryAt ? failure : undefined
   }
 
-  private startFetch(key: string, fetch: () => Promise<AwsCredentials>): Promise<AwsCredentials> {
+  private startFetch(
+    key: string,
+    fetch: () => Promise<AwsCredentials>,
+    options: FetchOptions,
+  ): Promise<AwsCredentials> {
     const promise = (async () => {
       try {
         const credentials = await fetch()
         this.store(key, credentials)
         return credentials
       } catch (error) {
-        this.recordFailure(key, error)
+        this.recordFailure(key, error, options.fingerprint)
         throw error
       } finally {
         this.inFlight.delete(key)
@@ -168,14 +192,15 @@ export class CredentialCache {
     this.entries.set(key, { credentials, usableUntil, refreshFrom })
   }
 
-  private recordFailure(key: string, error: unknown): void {
+  private recordFailure(key: string, error: unknown, fingerprint: string | undefined): void {
     const previous = this.failures.get(key)
     const attempts = (previous?.attempts ?? 0) + 1
     const delay = Math.min(
       this.options.backoffMaxMs,
       this.options.backoffInitialMs * 2 ** Math.min(attempts - 1, 30),
     )
-    this.failures.set(key, { error, retryAt: this.options.now() + delay, attempts })
+    const permanent = this.options.isPermanentFailure?.(error) ?? false
+    this.failures.set(key, { error, retryAt: this.options.now() + delay, attempts, permanent, fingerprint })
     this.emit({ type: 'fetch_error', key, error })
   }
 

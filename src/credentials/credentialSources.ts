@@ -1,4 +1,4 @@
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers'
 import type { AssumeRoleIdentityConfig, IdentityConfig } from '../config/index.js'
 import { SignerError } from '../errors.js'
@@ -20,29 +20,37 @@ export interface CredentialSourceContext {
 export interface StsClientOptions {
   readonly region: string
   readonly endpoint?: string
-  readonly credentials: () => Promise<AwsCredentials>
+  /** Credentials that sign the calls; absent for AssumeRoleWithWebIdentity, which is unsigned. */
+  readonly credentials?: () => Promise<AwsCredentials>
 }
+
+/** The STS commands we send. */
+export type StsCommand = AssumeRoleCommand | AssumeRoleWithWebIdentityCommand
 
 /** The part of `STSClient` we use. */
 export interface StsLike {
-  send(command: AssumeRoleCommand, options?: { abortSignal?: AbortSignal }): Promise<{
+  send(command: StsCommand, options?: { abortSignal?: AbortSignal }): Promise<{
     Credentials?: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string; Expiration?: Date }
   }>
 }
 
-/** The default STS client factory: the real SDK client, unsigned retries left to our cache. */
+/** The default STS client factory: the real SDK client; retries beyond one are left to our cache. */
 export function createSdkStsClient(options: StsClientOptions): StsLike {
-  return new STSClient({
+  const client = new STSClient({
     region: options.region,
     ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
-    credentials: options.credentials,
+    ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     maxAttempts: 2,
   })
+  return { send: (command, sendOptions) => client.send(command as AssumeRoleCommand, sendOptions) }
 }
+
+/** Identities whose credentials do not depend on the caller. */
+export type SharedIdentityConfig = Exclude<IdentityConfig, { kind: 'web_identity' }>
 
 /** Builds the source that fetches fresh credentials for one configured identity. */
 export function createCredentialSource(
-  identity: IdentityConfig,
+  identity: SharedIdentityConfig,
   context: CredentialSourceContext,
 ): CredentialSource {
   switch (identity.kind) {
@@ -123,20 +131,22 @@ function assumeRoleSource(
         { cause: err },
       )
     }
-    const c = output.Credentials
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) {
-      throw new SignerError(
-        'ERR_STS_FAILED',
-        `cannot assume role for identity "${context.name}": STS returned no credentials`,
-      )
-    }
-    return freezeCredentials({
-      accessKeyId: c.AccessKeyId,
-      secretAccessKey: c.SecretAccessKey,
-      sessionToken: c.SessionToken,
-      expiration: c.Expiration,
-    })
+    return credentialsFromSts(output, context.name)
   }
+}
+
+/** The temporary credentials of an STS answer, or ERR_STS_FAILED when they are incomplete. */
+export function credentialsFromSts(output: Awaited<ReturnType<StsLike['send']>>, identity: string): AwsCredentials {
+  const c = output.Credentials
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) {
+    throw new SignerError('ERR_STS_FAILED', `cannot assume role for identity "${identity}": STS returned no credentials`)
+  }
+  return freezeCredentials({
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: c.SecretAccessKey,
+    sessionToken: c.SessionToken,
+    expiration: c.Expiration,
+  })
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { SignerErrorCode } from '../errors.js'
 import {
+  JSON_RPC_FORBIDDEN,
   JSON_RPC_INTERNAL_ERROR,
   JSON_RPC_INVALID_REQUEST,
+  JSON_RPC_UNAUTHORIZED,
   jsonRpcErrorBody,
   plainErrorBody,
   type JsonRpcId,
@@ -22,6 +24,18 @@ const HTTP_STATUS: Record<SignerErrorCode, number> = {
   ERR_STS_FAILED: 502,
   ERR_SIGNING_FAILED: 500,
   ERR_CONFIG_INVALID: 500,
+  ERR_TOKEN_MISSING: 401,
+  ERR_TOKEN_INVALID: 401,
+  ERR_TOKEN_REJECTED: 401,
+  ERR_ROLE_NOT_MAPPED: 403,
+  ERR_STS_DENIED: 403,
+}
+
+/** JSON-RPC error codes by HTTP status: the -32000..-32099 range is for servers. */
+const JSON_RPC_CODE: Record<number, number> = {
+  401: JSON_RPC_UNAUTHORIZED,
+  403: JSON_RPC_FORBIDDEN,
+  413: JSON_RPC_INVALID_REQUEST,
 }
 
 /** Header naming the error code on every local reply, for operators and scripts. */
@@ -45,17 +59,23 @@ export function errorReply(input: ErrorReplyInput): ProcessingResponseMessage {
     input.jsonRpcId !== undefined
       ? jsonRpcErrorBody(
           input.jsonRpcId,
-          status === 413 ? JSON_RPC_INVALID_REQUEST : JSON_RPC_INTERNAL_ERROR,
+          JSON_RPC_CODE[status] ?? JSON_RPC_INTERNAL_ERROR,
           input.message,
           input.code,
         )
       : plainErrorBody(input.message, input.code)
+  const headers: Array<[string, string]> = [
+    ['content-type', 'application/json'],
+    [ERROR_CODE_HEADER, input.code],
+  ]
+  // RFC 6750: a missing token gets the bare challenge, a bad one names invalid_token.
+  if (input.code === 'ERR_TOKEN_MISSING') headers.push(['www-authenticate', 'Bearer'])
+  if (input.code === 'ERR_TOKEN_INVALID' || input.code === 'ERR_TOKEN_REJECTED') {
+    headers.push(['www-authenticate', 'Bearer error="invalid_token"'])
+  }
   return immediateResponse(
     status,
-    [
-      ['content-type', 'application/json'],
-      [ERROR_CODE_HEADER, input.code],
-    ],
+    headers,
     body,
     `mcp_sigv4_${input.code.toLowerCase()}`,
   )

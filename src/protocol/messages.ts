@@ -46,6 +46,7 @@ export interface ProcessingRequestMessage {
   request_trailers?: { trailers?: HeaderMapMessage }
   response_trailers?: { trailers?: HeaderMapMessage }
   attributes?: Record<string, StructMessage>
+  metadata_context?: { filter_metadata?: Record<string, StructMessage> }
   observability_mode?: boolean
   protocol_config?: {
     request_body_mode?: BodySendMode

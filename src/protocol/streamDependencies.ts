@@ -1,4 +1,4 @@
-import type { AwsCredentials, IdentityLookup } from '../credentials/index.js'
+import type { AwsCredentials, CallerContext, IdentityLookup } from '../credentials/index.js'
 import type { HeaderChanges } from './responses.js'
 import type { SigningTarget, SigningTargetInput } from '../routing/index.js'
 
@@ -17,6 +17,8 @@ export interface StreamSigningInput {
   readonly signingDate: Date
   /** Lower-case names of the headers the request carries (to remove stale client values). */
   readonly requestHeaderNames: readonly string[]
+  /** Request headers that must not reach AWS besides the signature ones (a caller token header). */
+  readonly stripHeaders: readonly string[]
 }
 
 /** How a request ended, for logs and metrics. */
@@ -52,7 +54,9 @@ export interface StreamSettings {
 export interface StreamDependencies {
   readonly settings: StreamSettings
   resolveTarget(input: TargetLookupInput): StreamSigningTarget | null
-  lookupIdentity(name: string): IdentityLookup
+  lookupIdentity(name: string, caller: CallerContext): IdentityLookup
+  /** Headers carrying the identity's caller token, removed before forwarding. */
+  headersToStrip(identity: string): readonly string[]
   sign(input: StreamSigningInput, credentials: AwsCredentials): Promise<HeaderChanges>
   now(): Date
   /** A monotonic clock in milliseconds, for durations. */

@@ -4,7 +4,7 @@ import { freezeCredentials, type AwsCredentials, type IdentityLookup } from '../
 import { SignerError } from '../errors.js'
 import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
 import type { RequestReport, StreamDependencies, StreamSigningInput, StreamSigningTarget } from './streamDependencies.js'
-import { StreamProcessor } from './streamProcessor.js'
+import { OVERRIDE_GRACE_MS, StreamProcessor } from './streamProcessor.js'
 
 const CREDS = freezeCredentials({ accessKeyId: 'AKIDTEST', secretAccessKey: 'SECRET', sessionToken: 'TOKEN' })
 const TARGET: StreamSigningTarget = {
@@ -27,7 +27,7 @@ interface Harness {
 
 function harness(options: {
   target?: StreamSigningTarget | null | (() => never)
-  lookup?: () => IdentityLookup
+  lookup?: (...args: unknown[]) => IdentityLookup
   maxBodyBytes?: number
   requestBodyModeOverride?: boolean
 } = {}): Harness {
@@ -44,6 +44,7 @@ function harness(options: {
     },
     resolveTarget: () => (typeof target === 'function' ? target() : target),
     lookupIdentity: options.lookup ?? (() => ({ ready: CREDS })),
+    headersToStrip: () => ['x-caller-token'],
     sign: async (input: StreamSigningInput, credentials: AwsCredentials) => {
       signInputs.push(input)
       return {
@@ -123,6 +124,7 @@ describe('StreamProcessor', () => {
     expect(mutation?.remove_headers).toEqual(['x-amz-target'])
     expect(h.signInputs[0]).toMatchObject({ method: 'GET', target: TARGET, payloadSha256Hex: sha('') })
     expect(h.signInputs[0]?.requestHeaderNames).toEqual([':authority', ':path', ':method', ':scheme', 'accept'])
+    expect(h.signInputs[0]?.stripHeaders).toEqual(['x-caller-token'])
     expect(h.processor.state).toBe('request_complete')
   })
 
@@ -210,10 +212,35 @@ describe('StreamProcessor', () => {
     await h.processor.handle(headersMessage('POST', JSON_HEADERS))
     const handled = h.processor.handle(bodyMessage('{}'))
     await new Promise((r) => setImmediate(r))
+    expect(h.sent).toHaveLength(1) // a short grace first: most lookups settle within it
+    await new Promise((r) => setTimeout(r, OVERRIDE_GRACE_MS + 20))
     expect(h.sent[1]).toEqual({ override_message_timeout: { seconds: 5, nanos: 0 } })
     release(CREDS)
     await handled
     expect(h.sent[2]?.request_body?.response?.header_mutation).toBeDefined()
+  })
+
+  it('sends no timeout override when pending credentials settle within the grace period', async () => {
+    const h = harness({ lookup: () => ({ pending: new Promise((r) => setTimeout(() => r(CREDS), 2)) }) })
+    await h.processor.handle(headersMessage('GET', [], true))
+    expect(h.sent).toHaveLength(1)
+    expect(h.sent[0]?.request_headers?.response?.header_mutation).toBeDefined()
+  })
+
+  it('passes the request headers and forwarded metadata to the identity lookup', async () => {
+    let seen: { token?: string; metadata?: unknown } = {}
+    const h = harness({
+      lookup: (...args: unknown[]) => {
+        const caller = args[1] as { header(n: string): string | undefined; metadata: unknown }
+        seen = { token: caller.header('authorization'), metadata: caller.metadata }
+        return { ready: CREDS }
+      },
+    })
+    const message = headersMessage('GET', [['authorization', 'Bearer abc.def.ghi']], true, {
+      metadata_context: { filter_metadata: { 'envoy.filters.http.jwt_authn': { fields: { payload: { structValue: { fields: { sub: { stringValue: 'u1' } } } } } } } },
+    })
+    await h.processor.handle(message)
+    expect(seen).toEqual({ token: 'Bearer abc.def.ghi', metadata: { 'envoy.filters.http.jwt_authn': { payload: { sub: 'u1' } } } })
   })
 
   it('answers 502 with the request id when credentials cannot be resolved', async () => {

@@ -2,8 +2,8 @@ import { createHash, type Hash } from 'node:crypto'
 import type { AwsCredentials } from '../credentials/index.js'
 import { SignerError, isSignerError, type SignerErrorCode } from '../errors.js'
 import { isJsonContentType, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
-import { errorReply } from './errorReply.js'
-import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
+import { errorReply, httpStatusOf } from './errorReply.js'
+import type { ProcessingRequestMessage, ProcessingResponseMessage, StructMessage } from './messages.js'
 import { RequestHeaders } from './requestHeaders.js'
 import {
   continueResponse,
@@ -41,6 +41,19 @@ type CredentialsHandle =
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 
+/** How long a request waits for pending credentials before asking Envoy for more time. */
+export const OVERRIDE_GRACE_MS = 20
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
+
+function metadataToPlain(namespaces: Record<string, StructMessage> | undefined): Record<string, unknown> {
+  const result: Record<string, unknown> = {}
+  for (const [namespace, struct] of Object.entries(namespaces ?? {})) result[namespace] = structToPlain(struct)
+  return result
+}
+
 /**
  * The per-stream state machine: reads the request headers, resolves the signing target, collects
  * the body, signs, and answers each message Envoy sends with the response of the matching type.
@@ -59,6 +72,8 @@ export class StreamProcessor {
   private bodyBytes = 0
   /** From `protocol_config`: true/false when Envoy told us, undefined for Envoy < 1.34. */
   private bufferedBodyMode: boolean | undefined
+  /** Forwarded dynamic metadata (`metadata_context`) of the headers message, by namespace. */
+  private metadata: Record<string, unknown> = {}
   private readonly startedAt: number
 
   constructor(
@@ -110,6 +125,7 @@ export class StreamProcessor {
     const config = message.protocol_config
     this.bufferedBodyMode = config === undefined ? undefined : config.request_body_mode === 'BUFFERED'
     const attributes = structToPlain(message.attributes?.[EXT_PROC_ATTRIBUTES_KEY])
+    this.metadata = metadataToPlain(message.metadata_context?.filter_metadata)
     const routeName = attributes['xds.route_name']
     if (typeof routeName === 'string' && routeName !== '') this.routeName = routeName
     try {
@@ -233,6 +249,7 @@ export class StreamProcessor {
           payloadSha256Hex: payloadHash,
           signingDate: this.deps.now(),
           requestHeaderNames: this.headers.names(),
+          stripHeaders: this.deps.headersToStrip(target.identity),
         },
         credentials,
       )
@@ -249,7 +266,11 @@ export class StreamProcessor {
   private startCredentialLookup(): void {
     if (this.target === undefined || this.credentials !== undefined) return
     try {
-      const lookup = this.deps.lookupIdentity(this.target.identity)
+      const headers = this.headers
+      const lookup = this.deps.lookupIdentity(this.target.identity, {
+        header: (name) => headers.get(name),
+        metadata: this.metadata,
+      })
       if ('ready' in lookup) {
         this.credentials = { ready: lookup.ready }
         return
@@ -271,8 +292,12 @@ export class StreamProcessor {
     const handle = this.credentials as CredentialsHandle
     if ('ready' in handle) return handle.ready
     const waitMs = this.deps.settings.credentialWaitTimeoutMs
-    // A cold fetch (STS) can outlast Envoy's message_timeout: ask for more time first.
-    if (!handle.settled && waitMs > 0) this.out.send(extendMessageTimeout(waitMs))
+    if (!handle.settled && waitMs > 0) {
+      // Token verification usually settles within a few ms; a cold STS fetch can outlast
+      // Envoy's message_timeout, so after a short grace ask Envoy for more time first.
+      await Promise.race([handle.pending.catch(() => undefined), delay(OVERRIDE_GRACE_MS)])
+      if (!handle.settled && !this.abandoned()) this.out.send(extendMessageTimeout(waitMs))
+    }
     return handle.pending
   }
 
@@ -340,8 +365,9 @@ function bodyTooLarge(limit: number): SignerError {
   )
 }
 
+/** 4xx errors are the caller's doing (rejected); 5xx ones are ours or AWS's (error). */
 function clientCaused(code: SignerErrorCode): boolean {
-  return code === 'ERR_BODY_TOO_LARGE'
+  return httpStatusOf(code) < 500
 }
 
 function asSignerError(err: unknown, code: SignerErrorCode, context: string): SignerError {
