@@ -141,6 +141,7 @@ function resolveOptions(options: EnvoyEmulatorOptions): ResolvedOptions {
     requestAttributes,
     messageTimeoutMs: options.messageTimeoutMs ?? 200,
     maxMessageTimeoutMs: options.maxMessageTimeoutMs ?? 0,
+    gracefulGrpcClose: options.gracefulGrpcClose ?? false,
     bufferLimitBytes: options.bufferLimitBytes ?? 1024 * 1024,
     processingMode,
     allowModeOverride: options.allowModeOverride ?? false,

@@ -35,7 +35,16 @@ export interface StreamDeps {
   metadata: Record<string, string>
   messageTimeoutMs: number
   maxMessageTimeoutMs: number
+  /**
+   * Runtime guard `envoy.reloadable_features.ext_proc_graceful_grpc_close` (off by default):
+   * half-close and wait up to 1000 ms (`remote_close_timeout_milliseconds`) for the server to
+   * end the stream, resetting it only if it does not. Off: half-close, then reset at once.
+   */
+  gracefulClose?: boolean
 }
+
+/** `envoy.filters.http.ext_proc.remote_close_timeout_milliseconds` default (fact sheet §10). */
+const REMOTE_CLOSE_TIMEOUT_MS = 1000
 
 interface Pending {
   expect: ResponseCase
@@ -82,15 +91,24 @@ export class ExtProcStream {
     })
   }
 
-  /** Envoy's `close()`: half-close, then reset (the server sees `end`, then `cancelled`). */
+  /**
+   * Envoy's `close()`: half-close, then reset (the server sees `end`, then `cancelled`); with
+   * `gracefulClose`, half-close and reset only if the server has not ended the stream in time.
+   */
   close(): void {
     const wasOpen = this.state === 'open'
     this.state = 'closed'
     this.settle({ type: 'cancelled' })
     if (wasOpen && this.call !== undefined) {
       this.deps.record.streamEnd ??= 'emulator-closed'
-      this.call.end()
-      this.call.cancel()
+      const call = this.call
+      call.end()
+      if (this.deps.gracefulClose !== true) {
+        call.cancel()
+        return
+      }
+      const timer = setTimeout(() => call.cancel(), REMOTE_CLOSE_TIMEOUT_MS)
+      call.on('status', () => clearTimeout(timer))
     }
   }
 

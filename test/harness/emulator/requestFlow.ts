@@ -29,6 +29,7 @@ export interface ResolvedOptions {
   requestAttributes: string[]
   messageTimeoutMs: number
   maxMessageTimeoutMs: number
+  gracefulGrpcClose: boolean
   bufferLimitBytes: number
   processingMode: ProcessingMode
   allowModeOverride: boolean
@@ -116,6 +117,7 @@ export class RequestFlow {
       record: this.record, metadata: merged,
       messageTimeoutMs: this.deps.options.messageTimeoutMs,
       maxMessageTimeoutMs: this.deps.options.maxMessageTimeoutMs,
+      gracefulClose: this.deps.options.gracefulGrpcClose,
     })
   }
 

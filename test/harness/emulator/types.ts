@@ -74,6 +74,11 @@ export interface EnvoyEmulatorOptions {
   processingMode?: Partial<ProcessingMode>
   /** `allow_mode_override`; default false. */
   allowModeOverride?: boolean
+  /**
+   * Runtime guard `envoy.reloadable_features.ext_proc_graceful_grpc_close`; default false
+   * (Envoy's default: half-close, then reset every stream).
+   */
+  gracefulGrpcClose?: boolean
   /** `failure_mode_allow`; default false. */
   failureModeAllow?: boolean
   /** Send `protocol_config` in the first message (Envoy ≥ 1.34); default true. */
