@@ -1,4 +1,5 @@
 import { parse as parseCel } from '@bufbuild/cel'
+import { createLocalJWKSet } from 'jose'
 import type { Config, WebIdentityConfig } from './schema.js'
 
 /**
@@ -53,11 +54,18 @@ function checkJwksFile(file: string, readFile: (path: string) => string): string
   } catch (err) {
     return `cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
   }
+  let jwks: { keys?: unknown }
   try {
-    const jwks = JSON.parse(text) as { keys?: unknown }
-    if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) return `"${file}" has no "keys" array`
+    jwks = JSON.parse(text) as { keys?: unknown }
   } catch {
     return `"${file}" is not JSON`
+  }
+  if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) return `"${file}" has no "keys" array`
+  try {
+    // The same check the server runs when it builds the key set.
+    createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0])
+  } catch (err) {
+    return `"${file}" is not a JSON Web Key Set (${(err as Error).message})`
   }
   return undefined
 }

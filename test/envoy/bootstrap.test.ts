@@ -210,6 +210,12 @@ describe('envoy/envoy.yaml decoded as envoy.config.bootstrap.v3.Bootstrap', () =
     expect(route['metadata']).toBeUndefined()
   })
 
+  it('closes ext_proc streams gracefully (no stream reset per request)', () => {
+    expect(config['layered_runtime']).toEqual({
+      layers: [{ name: 'static', static_layer: { 'envoy.reloadable_features.ext_proc_graceful_grpc_close': true } }],
+    })
+  })
+
   it('reaches the ext_proc server over HTTP/2 on 127.0.0.1:50051, health on 9090 /readyz', () => {
     const cluster = clusterNamed(config, 'mcp_sigv4_extproc')
     const options = recordAt(

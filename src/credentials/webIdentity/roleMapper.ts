@@ -36,7 +36,7 @@ export class RoleMapper {
   ) {
     this.rules = rules.map((rule, index) => ({
       index,
-      priority: rule.priority ?? Number.MAX_SAFE_INTEGER,
+      priority: rule.priority ?? Number.POSITIVE_INFINITY,
       matches: compileMatch(rule.match, (message) => this.onEvaluationError(index, message)),
       choice: {
         roleArn: rule.role_arn,

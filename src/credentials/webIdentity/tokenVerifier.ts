@@ -99,9 +99,17 @@ function toCallerClaims(payload: JWTPayload, verified: boolean): CallerClaims {
   }
 }
 
+/**
+ * jose errors that mean the key set could not be obtained (not that the token is bad): a
+ * timeout, a non-200 or non-JSON answer (generic JOSEError), or a malformed key set.
+ */
+const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JOSE_GENERIC', 'ERR_JWKS_INVALID'])
+
 /** jose's error codes name the failed check without echoing the token. */
 function verificationError(err: unknown): SignerError {
-  if (err instanceof joseErrors.JWKSTimeout || (err instanceof Error && !(err instanceof joseErrors.JOSEError))) {
+  const unavailable =
+    err instanceof joseErrors.JOSEError ? KEY_SET_UNAVAILABLE.has(err.code) : err instanceof Error
+  if (unavailable) {
     return new SignerError('ERR_CREDENTIALS_UNAVAILABLE', 'cannot verify the caller token: the key set is unavailable', {
       cause: err,
     })

@@ -56,7 +56,10 @@ export class WebIdentityResolver {
     const extracted = extractToken(this.options.config.token, caller)
     const digest = sha256(extracted.token)
     const known = this.verifiedTokens.get(digest)
-    if (known !== undefined) return this.forCaller(known, extracted, digest)
+    if (known !== undefined) {
+      this.checkEnvoyClaims(known, extracted)
+      return this.forCaller(known, extracted, digest)
+    }
     if (!this.verifier.verifiesLocally) {
       return this.forCaller(this.trustedClaims(extracted), extracted, digest)
     }

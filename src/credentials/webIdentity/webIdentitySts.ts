@@ -4,8 +4,17 @@ import type { AwsCredentials } from '../awsCredentials.js'
 import { credentialsFromSts, describeSdkError, type StsLike } from '../credentialSources.js'
 import type { RoleChoice } from './roleMapper.js'
 
-/** STS error codes that mean "this token will not work": not retried until the token changes. */
-const TOKEN_REJECTED = new Set(['InvalidIdentityToken', 'ExpiredTokenException', 'IDPRejectedClaim'])
+/**
+ * STS error codes that mean "this token will not work": not retried until the token changes.
+ * The SDK names its exceptions with an `Exception` suffix (`InvalidIdentityTokenException`),
+ * the wire codes are without (`InvalidIdentityToken`); both are compared without it.
+ */
+const TOKEN_REJECTED = new Set(['InvalidIdentityToken', 'ExpiredToken', 'IDPRejectedClaim'])
+
+function errorName(err: unknown): string | undefined {
+  const name = (err as { name?: unknown }).name
+  return typeof name === 'string' ? name : undefined
+}
 
 export interface WebIdentityExchange {
   readonly identity: string
@@ -37,12 +46,13 @@ export async function assumeRoleWithWebIdentity(
   try {
     output = await client.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })
   } catch (err) {
-    const name = (err as { name?: unknown }).name
+    const name = errorName(err)
+    const code = name?.replace(/Exception$/, '')
     const what = `cannot assume a role for the caller (identity "${exchange.identity}"): STS AssumeRoleWithWebIdentity`
-    if (typeof name === 'string' && TOKEN_REJECTED.has(name)) {
+    if (code !== undefined && TOKEN_REJECTED.has(code)) {
       throw new SignerError('ERR_TOKEN_REJECTED', `${what} rejected the token (${name})`, { cause: err })
     }
-    if (name === 'AccessDenied') {
+    if (code === 'AccessDenied') {
       throw new SignerError('ERR_STS_DENIED', `${what} denied access (AccessDenied)`, { cause: err })
     }
     throw new SignerError('ERR_STS_FAILED', `${what} failed (${describeSdkError(err)})`, { cause: err })
