@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { LRUCache } from 'lru-cache'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Config } from './config/index.js'
@@ -16,6 +17,7 @@ import {
   createProcessHandler,
   type StreamDependencies,
 } from './protocol/index.js'
+import { McpPolicy } from './mcp/index.js'
 import { resolveSigningTarget } from './routing/index.js'
 import { planSignatureHeaders, signRequest } from './signing/index.js'
 
@@ -71,6 +73,11 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     ...(options.createStsClient !== undefined ? { createStsClient: options.createStsClient } : {}),
   })
   const observer = createRequestObserver(metrics, logger)
+  // Tools seen declaring the identity argument themselves, by route (bounded).
+  const ownArgumentTools = new LRUCache<string, true>({ max: 10_000 })
+  const policies = new Map(
+    Object.entries(config.mcp.policies).map(([name, policy]) => [name, { rules: new McpPolicy(name, policy), config: policy }]),
+  )
   const deps: StreamDependencies = {
     settings: {
       maxBodyBytes: config.server.max_body_bytes,
@@ -103,6 +110,23 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     now,
     monotonicMs: () => performance.now(),
     observer,
+    mcp: {
+      override: {
+        metaKey: config.mcp.identity_override.meta_key,
+        argument: config.mcp.identity_override.argument,
+        listAllowedInErrors: config.mcp.identity_override.list_allowed_in_errors,
+      },
+      policy: (name) => policies.get(name),
+      verifiedClaims: (identity, caller) => identities.verifiedClaims(identity, caller),
+      onArgumentConflict: (route, tool) => {
+        metrics.argumentConflicts.inc()
+        if (!ownArgumentTools.has(`${route}\n${tool}`)) {
+          logger.info({ route, tool, argument: config.mcp.identity_override.argument }, 'tool keeps its own parameter of the identity argument name')
+        }
+        ownArgumentTools.set(`${route}\n${tool}`, true)
+      },
+      toolOwnsArgument: (route, tool) => ownArgumentTools.has(`${route}\n${tool}`),
+    },
   }
 
   const grpc = createGrpcServer(createProcessHandler(deps, observer))

@@ -38,6 +38,18 @@ export type SignerErrorCode =
   | 'ERR_ROLE_NOT_MAPPED'
   /** STS denied the caller the role (AccessDenied: the role's trust policy). */
   | 'ERR_STS_DENIED'
+  /** The body of a request a policy must read is not JSON-RPC 2.0 (or is ambiguous). */
+  | 'ERR_JSON_RPC_PARSE'
+  /** The route's policy denies this method or tool to the agent. */
+  | 'ERR_POLICY_DENIED'
+  /** The route has a policy and the request names no agent (and no fallback applies). */
+  | 'ERR_AGENT_MISSING'
+  /** A `tools/call` asked for an identity the route does not allow. */
+  | 'ERR_IDENTITY_NOT_ALLOWED'
+  /** The calls of one batch asked for different identities. */
+  | 'ERR_MIXED_IDENTITIES'
+  /** The route names a policy that is not configured. */
+  | 'ERR_POLICY_UNKNOWN'
   /** The configuration is invalid (load time). */
   | 'ERR_CONFIG_INVALID'
 

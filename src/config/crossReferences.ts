@@ -20,7 +20,19 @@ export function checkCrossReferences(config: Config): string[] {
   for (const cycle of findSourceCycles(config)) {
     problems.push(`identities: assume_role sources form a cycle: ${cycle.join(' -> ')}`)
   }
+  for (const [name, policy] of Object.entries(config.mcp.policies)) {
+    const fallback = policy.fallback_agent
+    if (fallback !== undefined && !Object.hasOwn(policy.agents, fallback)) {
+      problems.push(`mcp.policies.${name}.fallback_agent: unknown agent "${fallback}"`)
+    }
+  }
   for (const [route, keys] of Object.entries(config.routes)) {
+    if (keys.policy !== undefined && !Object.hasOwn(config.mcp.policies, keys.policy)) {
+      problems.push(`routes.${route}.policy: unknown policy "${keys.policy}"`)
+    }
+    for (const name of (keys.identities ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')) {
+      if (!names.has(name)) problems.push(`routes.${route}.identities: unknown identity "${name}"`)
+    }
     if (keys.identity !== undefined && !names.has(keys.identity)) {
       problems.push(`routes.${route}.identity: unknown identity "${keys.identity}"`)
     }

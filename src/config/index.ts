@@ -7,6 +7,8 @@ export type {
   AssumeRoleIdentityConfig,
   Config,
   IdentityConfig,
+  McpConfig,
+  McpPolicyConfig,
   RoleRuleConfig,
   StaticRouteConfig,
   WebIdentityConfig,

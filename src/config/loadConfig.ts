@@ -9,6 +9,8 @@ import { configSchema, type Config } from './schema.js'
 
 /** Environment variable naming the configuration file when `--config` is not given. */
 export const CONFIG_FILE_ENV = 'MCP_SIGV4_CONFIG'
+/** Environment variable giving policies without a `fallback_agent` one. */
+export const FALLBACK_AGENT_ENV = 'MCP_SIGV4_FALLBACK_AGENT'
 
 export interface LoadConfigOptions {
   /** Command-line arguments after the script name; `--config <file>` or `--config=<file>`. */
@@ -41,6 +43,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const raw = parseYaml(text, source)
   const overrides = applyEnvOverrides(raw, env)
   applyEnvDefaults(raw, env)
+  applyFallbackAgent(raw, nonEmpty(env[FALLBACK_AGENT_ENV]))
   const parsed = configSchema.safeParse(raw)
   if (!parsed.success) {
     throw new ConfigInvalidError(source, parsed.error.issues.map(formatIssue))
@@ -101,6 +104,18 @@ function applyEnvDefaults(raw: Record<string, unknown>, env: LoadConfigOptions['
     raw.sts = { region }
   } else if (typeof sts === 'object' && !Array.isArray(sts) && !('region' in sts)) {
     ;(sts as Record<string, unknown>).region = region
+  }
+}
+
+/** `MCP_SIGV4_FALLBACK_AGENT` fills `fallback_agent` of every policy that has none. */
+function applyFallbackAgent(raw: Record<string, unknown>, agent: string | undefined): void {
+  if (agent === undefined) return
+  const policies = (raw.mcp as { policies?: unknown } | undefined)?.policies
+  if (typeof policies !== 'object' || policies === null) return
+  for (const policy of Object.values(policies as Record<string, unknown>)) {
+    if (typeof policy === 'object' && policy !== null && !('fallback_agent' in policy)) {
+      ;(policy as Record<string, unknown>).fallback_agent = agent
+    }
   }
 }
 

@@ -159,6 +159,54 @@ const staticRoute = z.strictObject({
   region: region.optional(),
   service: z.string().min(1).optional(),
   identity: identityName.optional(),
+  /** Comma-separated identities a `tools/call` may switch to. */
+  identities: z.string().min(1).optional(),
+  /** Name of the MCP policy under `mcp.policies`. */
+  policy: identityName.optional(),
+})
+
+const globList = z.array(z.string().min(1))
+const agentRules = z.strictObject({
+  allow: z.strictObject({ tools: globList.optional(), methods: globList.optional() }).optional(),
+  deny: z.strictObject({ tools: globList.optional(), methods: globList.optional() }).optional(),
+})
+
+/** A named per-agent access policy (route key `policy`). */
+const mcpPolicy = z.strictObject({
+  /** Where the agent's identity comes from, most trusted first. */
+  agent: z
+    .strictObject({
+      /** A claim of the caller's verified token (route identity `web_identity` with `verify` or jwt_authn). */
+      claim: z.string().min(1).optional(),
+      /** A request header Envoy sets; Envoy must strip it from client requests. */
+      header: z
+        .string()
+        .regex(/^[a-z0-9-]+$/, 'expected a lower-case header name')
+        .optional(),
+      /** Accept `_meta[<key>]` or `arguments[<key>]` from the message itself: spoofable. */
+      allow_self_asserted: z.boolean().default(false),
+      self_asserted_key: z.string().min(1).default('agent_id'),
+    })
+    .prefault({}),
+  /** Deny every call when no agent identity is found (default); otherwise use the fallbacks. */
+  deny_on_missing_agent: z.boolean().default(true),
+  /** Agent to use when none is found and `deny_on_missing_agent` is false. */
+  fallback_agent: z.string().min(1).optional(),
+  agents: z.record(z.string().min(1), agentRules),
+})
+
+const mcp = z.strictObject({
+  identity_override: z
+    .strictObject({
+      /** `params._meta` key a `tools/call` names another identity with. */
+      meta_key: z.string().min(1).default('mcp-sigv4/identity'),
+      /** Also accept the identity as this tool argument (for clients that only fill arguments). */
+      argument: z.string().min(1).optional(),
+      /** Whether a refused override's error message lists the allowed names. */
+      list_allowed_in_errors: z.boolean().default(true),
+    })
+    .prefault({}),
+  policies: z.record(identityName, mcpPolicy).default({}),
 })
 
 export const configSchema = z.strictObject({
@@ -215,6 +263,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   identities: z.record(identityName, identitySchema).default({ default: { kind: 'default_chain' } }),
+  /** MCP-aware features: per-call identity override and per-agent policies. */
+  mcp: mcp.prefault({}),
   /** Static route keys by `xds.route_name`; the lowest-precedence source of route keys. */
   routes: z.record(z.string().min(1), staticRoute).default({}),
 })
@@ -225,3 +275,5 @@ export type AssumeRoleIdentityConfig = z.infer<typeof assumeRoleIdentity>
 export type StaticRouteConfig = z.infer<typeof staticRoute>
 export type WebIdentityConfig = z.infer<typeof webIdentity>
 export type RoleRuleConfig = z.infer<typeof roleRule>
+export type McpPolicyConfig = z.infer<typeof mcpPolicy>
+export type McpConfig = z.infer<typeof mcp>

@@ -96,6 +96,11 @@ export class IdentityResolver {
     return cached !== undefined ? { ready: cached.credentials } : { pending: this.cache.get(key, source) }
   }
 
+  /** Verified caller claims for a `web_identity` identity; `undefined` for others or unverified. */
+  verifiedClaims(name: string, caller: CallerContext): Promise<Readonly<Record<string, unknown>> | undefined> {
+    return this.perCaller.get(name)?.verifiedClaims(caller) ?? Promise.resolve(undefined)
+  }
+
   /** Request headers that carry the identity's token and must not reach AWS. */
   headersToStrip(name: string): readonly string[] {
     return this.perCaller.get(name)?.extraHeadersToStrip ?? []

@@ -1,7 +1,9 @@
 import type { JsonRpcId } from './jsonRpcId.js'
 
 /** Standard JSON-RPC 2.0 error codes used by this server. */
+export const JSON_RPC_PARSE_ERROR = -32700
 export const JSON_RPC_INVALID_REQUEST = -32600
+export const JSON_RPC_INVALID_PARAMS = -32602
 export const JSON_RPC_INTERNAL_ERROR = -32603
 /** Server-defined codes (the -32000..-32099 range) for authentication and authorization. */
 export const JSON_RPC_UNAUTHORIZED = -32001

@@ -44,6 +44,12 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly argumentConflicts = new Counter({
+    name: 'mcp_sigv4_identity_argument_conflicts_total',
+    help: 'tools/list tools that already declare the identity argument and keep their own parameter',
+    registers: [this.registry],
+  })
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }

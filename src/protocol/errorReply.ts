@@ -2,7 +2,9 @@ import type { SignerErrorCode } from '../errors.js'
 import {
   JSON_RPC_FORBIDDEN,
   JSON_RPC_INTERNAL_ERROR,
+  JSON_RPC_INVALID_PARAMS,
   JSON_RPC_INVALID_REQUEST,
+  JSON_RPC_PARSE_ERROR,
   JSON_RPC_UNAUTHORIZED,
   jsonRpcErrorBody,
   plainErrorBody,
@@ -11,38 +13,45 @@ import {
 import { immediateResponse } from './responses.js'
 import type { ProcessingResponseMessage } from './messages.js'
 
-/** HTTP status and JSON-RPC code for each error a request can end with. */
-const HTTP_STATUS: Record<SignerErrorCode, number> = {
-  ERR_PROTOCOL_VIOLATION: 500,
-  ERR_ROUTE_METADATA_INVALID: 500,
-  ERR_ROUTE_TARGET_INCOMPLETE: 500,
-  ERR_PATH_REWRITE_MISMATCH: 500,
-  ERR_IDENTITY_UNKNOWN: 500,
-  ERR_BODY_MODE_UNSUPPORTED: 500,
-  ERR_BODY_TOO_LARGE: 413,
-  ERR_CREDENTIALS_UNAVAILABLE: 502,
-  ERR_STS_FAILED: 502,
-  ERR_SIGNING_FAILED: 500,
-  ERR_CONFIG_INVALID: 500,
-  ERR_TOKEN_MISSING: 401,
-  ERR_TOKEN_INVALID: 401,
-  ERR_TOKEN_REJECTED: 401,
-  ERR_ROLE_NOT_MAPPED: 403,
-  ERR_STS_DENIED: 403,
-}
-
-/** JSON-RPC error codes by HTTP status: the -32000..-32099 range is for servers. */
-const JSON_RPC_CODE: Record<number, number> = {
-  401: JSON_RPC_UNAUTHORIZED,
-  403: JSON_RPC_FORBIDDEN,
-  413: JSON_RPC_INVALID_REQUEST,
+/**
+ * HTTP status and JSON-RPC code for each error a request can end with. Policy outcomes are
+ * HTTP 200 with a JSON-RPC error, so MCP clients hand them to the model as ordinary errors.
+ */
+const REPLY: Record<SignerErrorCode, { readonly http: number; readonly jsonRpc: number }> = {
+  ERR_PROTOCOL_VIOLATION: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_ROUTE_METADATA_INVALID: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_ROUTE_TARGET_INCOMPLETE: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_PATH_REWRITE_MISMATCH: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_IDENTITY_UNKNOWN: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_BODY_MODE_UNSUPPORTED: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_BODY_TOO_LARGE: { http: 413, jsonRpc: JSON_RPC_INVALID_REQUEST },
+  ERR_CREDENTIALS_UNAVAILABLE: { http: 502, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_STS_FAILED: { http: 502, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_SIGNING_FAILED: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_CONFIG_INVALID: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
+  ERR_TOKEN_MISSING: { http: 401, jsonRpc: JSON_RPC_UNAUTHORIZED },
+  ERR_TOKEN_INVALID: { http: 401, jsonRpc: JSON_RPC_UNAUTHORIZED },
+  ERR_TOKEN_REJECTED: { http: 401, jsonRpc: JSON_RPC_UNAUTHORIZED },
+  ERR_ROLE_NOT_MAPPED: { http: 403, jsonRpc: JSON_RPC_FORBIDDEN },
+  ERR_STS_DENIED: { http: 403, jsonRpc: JSON_RPC_FORBIDDEN },
+  ERR_JSON_RPC_PARSE: { http: 400, jsonRpc: JSON_RPC_PARSE_ERROR },
+  ERR_POLICY_DENIED: { http: 200, jsonRpc: JSON_RPC_FORBIDDEN },
+  ERR_AGENT_MISSING: { http: 200, jsonRpc: JSON_RPC_FORBIDDEN },
+  ERR_IDENTITY_NOT_ALLOWED: { http: 200, jsonRpc: JSON_RPC_INVALID_PARAMS },
+  ERR_MIXED_IDENTITIES: { http: 200, jsonRpc: JSON_RPC_INVALID_REQUEST },
+  ERR_POLICY_UNKNOWN: { http: 500, jsonRpc: JSON_RPC_INTERNAL_ERROR },
 }
 
 /** Header naming the error code on every local reply, for operators and scripts. */
 export const ERROR_CODE_HEADER = 'x-mcp-sigv4-error'
 
 export function httpStatusOf(code: SignerErrorCode): number {
-  return HTTP_STATUS[code]
+  return REPLY[code].http
+}
+
+/** The JSON-RPC error code a reply with this error carries. */
+export function jsonRpcCodeOf(code: SignerErrorCode): number {
+  return REPLY[code].jsonRpc
 }
 
 export interface ErrorReplyInput {
@@ -59,7 +68,7 @@ export function errorReply(input: ErrorReplyInput): ProcessingResponseMessage {
     input.jsonRpcId !== undefined
       ? jsonRpcErrorBody(
           input.jsonRpcId,
-          JSON_RPC_CODE[status] ?? JSON_RPC_INTERNAL_ERROR,
+          jsonRpcCodeOf(input.code),
           input.message,
           input.code,
         )

@@ -68,6 +68,7 @@ export interface HeaderMutationMessage {
 export interface CommonResponseMessage {
   status?: 'CONTINUE' | 'CONTINUE_AND_REPLACE'
   header_mutation?: HeaderMutationMessage
+  body_mutation?: { body: Buffer } | { clear_body: true }
 }
 
 export interface ProcessingResponseMessage {

@@ -33,8 +33,15 @@ export type Phase =
   | 'response_body'
   | 'response_trailers'
 
-/** CONTINUE for the given phase, optionally with header changes. */
-export function continueResponse(phase: Phase, changes?: HeaderChanges): ProcessingResponseMessage {
+/**
+ * CONTINUE for the given phase, optionally with header changes and (body phases) a replacement
+ * body; an empty replacement clears the body.
+ */
+export function continueResponse(
+  phase: Phase,
+  changes?: HeaderChanges,
+  body?: Uint8Array,
+): ProcessingResponseMessage {
   const mutation = changes !== undefined ? headerMutation(changes) : undefined
   switch (phase) {
     case 'request_trailers':
@@ -43,19 +50,28 @@ export function continueResponse(phase: Phase, changes?: HeaderChanges): Process
     default:
       return {
         [phase]: {
-          response: { status: 'CONTINUE', ...(mutation !== undefined ? { header_mutation: mutation } : {}) },
+          response: {
+            status: 'CONTINUE',
+            ...(mutation !== undefined ? { header_mutation: mutation } : {}),
+            ...(body !== undefined ? { body_mutation: bodyMutation(body) } : {}),
+          },
         },
       }
   }
 }
 
-/** A request-headers CONTINUE that also asks Envoy to switch body modes (`allow_mode_override`). */
+function bodyMutation(body: Uint8Array): { body: Buffer } | { clear_body: true } {
+  return body.length === 0 ? { clear_body: true } : { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }
+}
+
+/** A headers CONTINUE that also asks Envoy to switch body modes (`allow_mode_override`). */
 export function continueWithBodyMode(
   requestBodyMode: BodySendMode,
   responseBodyMode: BodySendMode,
+  phase: 'request_headers' | 'response_headers' = 'request_headers',
 ): ProcessingResponseMessage {
   return {
-    request_headers: { response: { status: 'CONTINUE' } },
+    [phase]: { response: { status: 'CONTINUE' } },
     // Header and trailer modes left at DEFAULT mean "unchanged"; both body modes are copied as
     // given (Envoy 1.34+), so the current response body mode is repeated.
     mode_override: { request_body_mode: requestBodyMode, response_body_mode: responseBodyMode },

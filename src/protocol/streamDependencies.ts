@@ -1,4 +1,5 @@
 import type { AwsCredentials, CallerContext, IdentityLookup } from '../credentials/index.js'
+import type { McpDependencies } from './mcpRequest.js'
 import type { HeaderChanges } from './responses.js'
 import type { SigningTarget, SigningTargetInput } from '../routing/index.js'
 
@@ -62,4 +63,6 @@ export interface StreamDependencies {
   /** A monotonic clock in milliseconds, for durations. */
   monotonicMs(): number
   readonly observer: StreamObserver
+  /** MCP-aware handling: policies and per-call identity overrides. */
+  readonly mcp: McpDependencies
 }

@@ -15,6 +15,8 @@ const TARGET: StreamSigningTarget = {
   region: 'us-east-1',
   service: 'aws-mcp',
   identity: 'default',
+  allowedIdentities: [],
+  policy: undefined,
 }
 
 interface Harness {
@@ -58,6 +60,13 @@ function harness(options: {
     now: () => new Date('2026-01-01T00:00:00Z'),
     monotonicMs: () => 0,
     observer: { requestFinished: (r) => reports.push(r), signed: () => undefined, internalError: () => undefined },
+    mcp: {
+      override: { metaKey: 'mcp-sigv4/identity', argument: undefined, listAllowedInErrors: true },
+      policy: () => undefined,
+      verifiedClaims: async () => undefined,
+      onArgumentConflict: () => undefined,
+      toolOwnsArgument: () => false,
+    },
   }
   const processor = new StreamProcessor(deps, {}, {
     send: (r) => sent.push(r),

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
-import type { AwsCredentials } from '../credentials/index.js'
+import type { AwsCredentials, CallerContext } from '../credentials/index.js'
 import { SignerError, isSignerError, type SignerErrorCode } from '../errors.js'
 import { isJsonContentType, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
 import { errorReply, httpStatusOf } from './errorReply.js'
@@ -9,9 +9,12 @@ import {
   continueResponse,
   continueWithBodyMode,
   extendMessageTimeout,
+  type HeaderChanges,
   type Phase,
 } from './responses.js'
+import { evaluateMcpRequest, routeNeedsMcp, type McpRequestOutcome } from './mcpRequest.js'
 import type { RequestOutcome, StreamDependencies, StreamSigningTarget } from './streamDependencies.js'
+import { ToolsListResponse } from './toolsListResponse.js'
 import { structToPlain } from './structValues.js'
 
 /** Key of the attributes map entry Envoy fills, whatever the filter's configured name. */
@@ -75,6 +78,8 @@ export class StreamProcessor {
   /** Forwarded dynamic metadata (`metadata_context`) of the headers message, by namespace. */
   private metadata: Record<string, unknown> = {}
   private readonly startedAt: number
+  /** Rewrites `tools/list` results in the response, when the request asked for them. */
+  private toolsListResponse: ToolsListResponse | undefined
 
   constructor(
     private readonly deps: StreamDependencies,
@@ -106,7 +111,7 @@ export class StreamProcessor {
       case 'response_headers':
       case 'response_body':
       case 'response_trailers':
-        return this.onResponsePhase(kind)
+        return this.onResponsePhase(kind, message)
       default:
         throw new SignerError(
           'ERR_PROTOCOL_VIOLATION',
@@ -218,16 +223,40 @@ export class StreamProcessor {
     }
   }
 
-  private onResponsePhase(phase: Extract<Phase, `response_${string}`>): void {
+  private onResponsePhase(phase: Extract<Phase, `response_${string}`>, message: ProcessingRequestMessage): void {
     if (this.stateValue !== 'passthrough' && this.stateValue !== 'request_complete') {
       throw this.violation(phase)
     }
+    const rewriter = this.toolsListResponse
+    if (rewriter !== undefined && phase === 'response_headers') return this.out.send(rewriter.onResponseHeaders(message))
+    if (rewriter !== undefined && phase === 'response_body') return this.out.send(rewriter.onResponseBody(message))
     this.out.send(continueResponse(phase))
   }
 
   private async finishRequest(phase: 'request_headers' | 'request_body', payloadHash: string): Promise<void> {
     if (this.deferredError !== undefined) return this.replyError(this.deferredError)
-    const target = this.target as StreamSigningTarget
+    let target = this.target as StreamSigningTarget
+    let body: Buffer | undefined
+    if (phase === 'request_body' && routeNeedsMcp(target)) {
+      let outcome: McpRequestOutcome
+      try {
+        outcome = await evaluateMcpRequest(this.deps.mcp, target, Buffer.concat(this.bodyChunks), this.caller())
+      } catch (err) {
+        return this.replyError(asSignerError(err, 'ERR_JSON_RPC_PARSE', 'cannot read the request body'))
+      }
+      if (this.abandoned()) return
+      if (outcome.kind === 'refuse') return this.refuse(outcome.reply, outcome.code)
+      if (outcome.identity !== target.identity) {
+        target = { ...target, identity: outcome.identity }
+        this.target = target
+        this.credentials = undefined
+      }
+      body = outcome.body
+      if (body !== undefined) payloadHash = createHash('sha256').update(body).digest('hex')
+      if (outcome.toolsList !== undefined) {
+        this.toolsListResponse = new ToolsListResponse(outcome.toolsList, 'BUFFERED')
+      }
+    }
     if (this.credentials === undefined) this.startCredentialLookup()
     let credentials: AwsCredentials
     try {
@@ -239,7 +268,7 @@ export class StreamProcessor {
     }
     if (this.abandoned()) return
     const started = this.deps.monotonicMs()
-    let changes
+    let changes: HeaderChanges
     try {
       changes = await this.deps.sign(
         {
@@ -260,17 +289,32 @@ export class StreamProcessor {
     this.deps.observer.signed((this.deps.monotonicMs() - started) / 1000)
     this.stateValue = 'request_complete'
     this.report('signed', undefined)
-    this.out.send(continueResponse(phase, changes))
+    if (body === undefined) {
+      this.out.send(continueResponse(phase, changes))
+      return
+    }
+    // The body changed: Envoy keeps content-length in BUFFERED mode and rejects a mismatch.
+    const withLength = { set: [...changes.set, ['content-length', String(body.length)] as const], remove: changes.remove }
+    this.out.send(continueResponse(phase, withLength, body))
+  }
+
+  /** A local reply decided by the MCP layer (policy or override refusal). */
+  private refuse(reply: ProcessingResponseMessage, code: SignerErrorCode): void {
+    this.report('rejected', code)
+    this.stateValue = 'finished'
+    this.out.send(reply)
+    this.out.finish()
+  }
+
+  private caller(): CallerContext {
+    const headers = this.headers
+    return { header: (name) => headers.get(name), metadata: this.metadata }
   }
 
   private startCredentialLookup(): void {
     if (this.target === undefined || this.credentials !== undefined) return
     try {
-      const headers = this.headers
-      const lookup = this.deps.lookupIdentity(this.target.identity, {
-        header: (name) => headers.get(name),
-        metadata: this.metadata,
-      })
+      const lookup = this.deps.lookupIdentity(this.target.identity, this.caller())
       if ('ready' in lookup) {
         this.credentials = { ready: lookup.ready }
         return

@@ -11,6 +11,8 @@ export const ROUTE_KEYS = [
   'region',
   'service',
   'identity',
+  'identities',
+  'policy',
 ] as const
 
 /** One route key. */

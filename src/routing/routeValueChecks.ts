@@ -22,6 +22,9 @@ export const REGION_PATTERN = /^[a-z]{2,}(?:-[a-z]+)+-[0-9]{1,2}$/
 /** SigV4 service (signing) names: `aws-mcp`, `bedrock-agentcore`, `execute-api`, `s3`, ... */
 export const SERVICE_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/
 const IDENTITY_PATTERN = /^[\x21-\x7e]{1,128}$/
+/** A comma-separated list of identity names (spaces around commas allowed). */
+const IDENTITY_LIST_PATTERN = /^[\x21-\x2b\x2d-\x7e]{1,128}(?:\s*,\s*[\x21-\x2b\x2d-\x7e]{1,128})*$/
+const POLICY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 
 const PATH_PROBLEM = 'must start with "/" and hold no "?", "#", whitespace or non-ASCII character'
 
@@ -33,6 +36,11 @@ const RULES: Readonly<Record<RouteKey, { test: (value: string) => boolean; probl
   region: { test: (v) => REGION_PATTERN.test(v), problem: 'is not an AWS region like us-east-1' },
   service: { test: (v) => SERVICE_PATTERN.test(v), problem: 'is not a SigV4 service name' },
   identity: { test: (v) => IDENTITY_PATTERN.test(v), problem: 'is not 1-128 visible ASCII chars' },
+  identities: {
+    test: (v) => IDENTITY_LIST_PATTERN.test(v),
+    problem: 'is not a comma-separated list of identity names',
+  },
+  policy: { test: (v) => POLICY_PATTERN.test(v), problem: 'is not a policy name ([A-Za-z0-9_.-], 1-64 chars)' },
 }
 
 /** Route values with a host, as `checkRouteValues` returns them. */

@@ -60,6 +60,25 @@ describe('resolveSigningTarget: pass-through', () => {
   })
 })
 
+describe('resolveSigningTarget: identities and policy keys', () => {
+  it('reads the identity allowlist (comma-separated, deduplicated) and the policy name', () => {
+    const callMetadata = {
+      'x-mcp-sigv4-host': 'aws-mcp.us-east-1.api.aws',
+      'x-mcp-sigv4-identities': ' prod , staging,prod ',
+      'x-mcp-sigv4-policy': 'ops-tools',
+    }
+    const target = resolveSigningTarget(input({ callMetadata, requestPath: '/mcp' }))
+    expect(target?.allowedIdentities).toEqual(['prod', 'staging'])
+    expect(target?.policy).toBe('ops-tools')
+  })
+
+  it('rejects a malformed allowlist or policy name, naming the key', () => {
+    const base = { 'x-mcp-sigv4-host': 'aws-mcp.us-east-1.api.aws' }
+    expect(() => resolveSigningTarget(input({ callMetadata: { ...base, 'x-mcp-sigv4-identities': 'a,,b' }, requestPath: '/' }))).toThrow(/identities/)
+    expect(() => resolveSigningTarget(input({ callMetadata: { ...base, 'x-mcp-sigv4-policy': 'bad name' }, requestPath: '/' }))).toThrow(/policy/)
+  })
+})
+
 describe('resolveSigningTarget: sources', () => {
   it('reads gRPC initial metadata and infers region and service from the host', () => {
     const callMetadata = { 'x-mcp-sigv4-host': ' AWS-MCP.us-east-1.api.aws ' }
@@ -71,6 +90,8 @@ describe('resolveSigningTarget: sources', () => {
       region: 'us-east-1',
       service: 'aws-mcp',
       identity: 'default',
+      allowedIdentities: [],
+      policy: undefined,
       sources: {
         host: 'grpc_metadata',
         region: 'inferred',
@@ -126,6 +147,8 @@ describe('resolveSigningTarget: sources', () => {
       region: 'eu-central-1',
       service: 'bedrock-agentcore',
       identity: 'agents',
+      allowedIdentities: [],
+      policy: undefined,
       sources: {
         host: 'attribute',
         path: 'attribute',
@@ -180,6 +203,8 @@ describe('resolveSigningTarget: sources', () => {
       region: 'us-east-1',
       service: 'aws-mcp',
       identity: 'eg',
+      allowedIdentities: [],
+      policy: undefined,
       sources: {
         host: 'gateway_annotation',
         path_prefix: 'gateway_annotation',
@@ -241,6 +266,8 @@ describe('resolveSigningTarget: sources', () => {
       region: 'us-east-1',
       service: 'aws-mcp',
       identity: 'static',
+      allowedIdentities: [],
+      policy: undefined,
       sources: {
         host: 'static_config',
         path: 'static_config',
@@ -298,6 +325,8 @@ describe('resolveSigningTarget: precedence', () => {
       region: 'eu-west-1',
       service: 'meta-svc',
       identity: 'ops',
+      allowedIdentities: [],
+      policy: undefined,
       sources: {
         host: 'grpc_metadata',
         region: 'attribute',

@@ -39,6 +39,10 @@ export interface SigningTarget {
   readonly region: string
   readonly service: string
   readonly identity: string
+  /** Identities a `tools/call` may switch to (route key `identities`); empty: no overrides. */
+  readonly allowedIdentities: readonly string[]
+  /** The MCP policy of the route (route key `policy`), if any. */
+  readonly policy: string | undefined
   /** Which source supplied each key (for debugging). */
   readonly sources: RouteKeySources
 }
@@ -61,7 +65,22 @@ export function resolveSigningTarget(input: SigningTargetInput): SigningTarget |
   resolvedSources.identity ??= 'default'
   const identity = checked.identity ?? DEFAULT_IDENTITY
   const host = checked.host
-  return { routeName, host, path, query, region, service, identity, sources: resolvedSources }
+  const allowedIdentities = (checked.identities ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  return {
+    routeName,
+    host,
+    path,
+    query,
+    region,
+    service,
+    identity,
+    allowedIdentities: [...new Set(allowedIdentities)],
+    policy: checked.policy,
+    sources: resolvedSources,
+  }
 }
 
 /** Region and service as set, else inferred from the host (recorded as `inferred`). */

@@ -12,8 +12,9 @@
  *   `host`, one entry per value, `end_of_stream` only for body-less requests [§5, checklist 3];
  * - `metadata_context` on every message; `attributes` (key `envoy.filters.http.ext_proc`) once, on
  *   the first request-direction message; `protocol_config` on the first message [§1, §2, §12];
- * - exactly one outstanding message with a per-message timer; `override_message_timeout` once per
- *   message within `max_message_timeout`, other fields of that message ignored [§7];
+ * - one outstanding message with a per-message timer (STREAMED bodies: pipelined, see below);
+ *   `override_message_timeout` once per message within `max_message_timeout`, other fields of
+ *   that message ignored [§7];
  * - BUFFERED request body: held while the headers call is outstanding, then one `request_body`
  *   with `end_of_stream: true` (none for body-less requests); 413 `request_payload_too_large`
  *   above the buffer limit, the body never reaching the server [§3];
@@ -31,13 +32,32 @@
  *   500 `ext_proc_error_gRPC_error_<code>{<msg>}`; 500 `spurious_message`; a server OK close
  *   continues unprocessed; `failure_mode_allow` [§7];
  * - close = half-close then cancel right after the last needed response [§10];
- * - optional `response_headers` (`:status` first) when `response_header_mode: SEND` [§10];
  * - router after ext_proc: `host_rewrite_literal`, `prefix_rewrite`, `regex_rewrite` (path only,
- *   query kept), then HTTP/1.1 to the upstream; responses streamed back unbuffered [§11].
+ *   query kept), then HTTP/1.1 to the upstream [§11];
+ * - response path (`emulator/responseFlow.ts`), needed when `response_header_mode: SEND` or
+ *   `response_body_mode` is not NONE (from the config or a request-headers `mode_override`):
+ *   - `response_headers`: `:status` first, then the upstream's headers; the reply's header
+ *     mutations with the same rules; its `mode_override` (only with `allowModeOverride`; body
+ *     modes copied, DEFAULT header/trailer modes unchanged) picks this response's body mode;
+ *     `CONTINUE_AND_REPLACE` replaces the body [§4, §5, §9, §10];
+ *   - `content-length` removed in STREAMED, and in BUFFERED with response header SKIP [§6];
+ *   - NONE: passed through unbuffered (SSE keeps flowing);
+ *   - BUFFERED: headers held, whole body buffered (500 `response_payload_too_large` above the
+ *     buffer limit), one `response_body{body, end_of_stream: true}` (none for body-less
+ *     responses), its header mutation on the held headers, the content-length check (500), the
+ *     body mutation, then headers and body downstream [§3, §6];
+ *   - STREAMED: one `response_body` per upstream data chunk, each reply's body mutation applied
+ *     to its chunk in order (`clear_body` drops it), the result written downstream at once;
+ *   - once the response headers went downstream, a failure resets the downstream connection
+ *     instead of a local reply (`downstreamReset` in the record) [§7].
  *
- * Not emulated: STREAMED / BUFFERED_PARTIAL / FULL_DUPLEX_STREAMED body modes, response bodies and
- * trailers (rejected at start, or a 500 `emulator_cannot_emulate_…` if a `mode_override` asks for
- * them); request trailers (HTTP/1.1 test clients send none); observability mode; `forward_rules`;
+ * Not emulated: STREAMED / BUFFERED_PARTIAL / FULL_DUPLEX_STREAMED request bodies,
+ * BUFFERED_PARTIAL / FULL_DUPLEX_STREAMED response bodies, and trailers (rejected at start, or a
+ * 500 `emulator_cannot_emulate_…` if a `mode_override` asks for them; at response-headers time
+ * only the response half of the override is checked);
+ * `send_body_without_waiting_for_header_response`; request trailers (HTTP/1.1 test clients send
+ * none); local replies do not pass through ext_proc's encoder half (no `response_headers` for a
+ * 413 or 504); observability mode; `forward_rules`;
  * `metadata_options` / dynamic metadata (requests always carry an empty `metadata_context`, and
  * `dynamic_metadata` in responses is recorded but not applied); `response_attributes`;
  * `disable_immediate_response`; `allowed_override_modes`; `status_on_error` (always 500);
@@ -70,7 +90,45 @@
  *   router writes `host` from `:authority`;
  * - `response_headers.end_of_stream` is true for HEAD, 204, 304 and `content-length: 0`;
  * - an immediate response without `details` records empty details; a body gets
- *   `content-type: text/plain` unless the response's headers set another one.
+ *   `content-type: text/plain` unless the response's headers set another one;
+ * - a `content-length` that is not a number is not checked against a mutated body (Envoy's
+ *   `SimpleAtoi` fails → no error), on both paths.
+ *
+ * Response-path choices (Envoy source read where the fact sheet is silent: `ext_proc.cc`,
+ * `processor_state.cc`, late 2025; the HTTP/1 codec's `ClientConnectionImpl`):
+ * - STREAMED pipelines as Envoy does (`handleDataStreamedMode`: "we pipeline data … to the
+ *   external processor"): every chunk is sent as it arrives and queued; replies answer the
+ *   oldest chunk. There is one timer, restarted by every send and stopped by every reply, even
+ *   with chunks still outstanding (`onStartProcessorCall` / `onFinishProcessorCall`);
+ * - one Node `'data'` event = one data callback = one message; the end of an HTTP/1.1 response
+ *   is a separate empty `response_body{end_of_stream: true}` (the codec's `onMessageComplete`
+ *   delivers an empty end-of-stream data frame), whose reply may still add bytes;
+ * - data arriving while `response_headers` is outstanding is held: counted against the limit in
+ *   BUFFERED (500 as above), otherwise under a watermark (upstream paused above the limit). In
+ *   STREAMED, if the whole body arrived meanwhile it goes in one `response_body{end_of_stream:
+ *   true}` handled like a BUFFERED one (header mutation on the held headers, content-length
+ *   check); if part arrived, that part is the first chunk (`handleHeadersResponse`);
+ * - content-length is removed by the mode in force when `response_headers` is sent (after
+ *   sending it, so the server still sees it): a `mode_override` to STREAMED at response-headers
+ *   time keeps the upstream's `content-length`, and `content-length` sets are skipped, so the
+ *   server has to `remove_headers` it. A body written downstream that does not match a declared
+ *   `content-length` resets the connection (`emulator_downstream_content_length_mismatch`);
+ * - after an override to BUFFERED, data held before counts against the limit unless the whole
+ *   body had already arrived (then it is sent regardless, as Envoy does);
+ * - the 500 for `response_payload_too_large` has body `Internal Server Error` and
+ *   `content-type: text/plain` (`responseDataTooLarge` → `sendLocalReply`);
+ * - BUFFERED with response header SKIP: the headers go downstream at once (without
+ *   content-length), header mutations in the body reply are dropped, failures reset;
+ * - STREAMED body replies: `header_mutation` ignored (headers already sent); a
+ *   `streamed_response` mutation is spurious (also in BUFFERED, following fact sheet §12);
+ *   a failure with `failure_mode_allow` or a server OK close writes the queued chunks unmodified
+ *   and passes the rest through (`clearAsyncState`);
+ * - the stream closes after the `response_headers` reply when the response has no body or its
+ *   body mode is NONE, after the reply to the last STREAMED chunk, and after a BUFFERED response
+ *   was written (Envoy: when the filter is destroyed);
+ * - an upstream reset mid-body resets the downstream, recorded as
+ *   `upstream_reset_after_response_started{remote_reset}`; a reset counts no `localReplies`;
+ * - `clear_route_cache` in response-direction replies is ignored (decoder-only in Envoy).
  */
 import { Agent, createServer } from 'node:http'
 import { credentials } from '@grpc/grpc-js'
@@ -79,8 +137,8 @@ import { EXT_PROC_PROTO, loadProtoPackage } from '../../src/protocol/protoLoader
 import { assertSupportedAttributes } from './emulator/attributes.js'
 import type { MessageCodec, StreamDeps } from './emulator/extProcStream.js'
 import { resolveMode, unsupportedMode } from './emulator/modes.js'
+import type { FlowDeps, ResolvedOptions } from './emulator/flowContext.js'
 import { RequestFlow } from './emulator/requestFlow.js'
-import type { FlowDeps, ResolvedOptions } from './emulator/requestFlow.js'
 import type {
   EmulatedRequestRecord, EmulatorStats, EnvoyEmulatorOptions, ProcessingRequestMsg,
 } from './emulator/types.js'

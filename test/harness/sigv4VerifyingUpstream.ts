@@ -51,6 +51,8 @@ export interface SigV4UpstreamOptions {
   mcp?: boolean
   /** Registers extra tools/resources on every new MCP session's server. */
   configureServer?: (server: McpServer) => void
+  /** Answer POSTed requests with `application/json` instead of an SSE stream (SDK default). */
+  jsonResponse?: boolean
 }
 
 /** A running verifying upstream. */
@@ -173,6 +175,7 @@ async function handleMcp(options: SigV4UpstreamOptions,
   if (req.method === 'POST' && parsedBody !== undefined && isInitializeRequest(parsedBody)) {
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
+      enableJsonResponse: options.jsonResponse ?? false,
       onsessioninitialized: (newId) => { sessions.set(newId, transport) },
     })
     transport.onclose = () => {

@@ -72,6 +72,27 @@ export class WebIdentityResolver {
     return { pending }
   }
 
+  /**
+   * The caller's claims when they are trustworthy — verified locally or by Envoy's jwt_authn —
+   * for decisions such as a policy's agent; `undefined` otherwise (never throws).
+   */
+  async verifiedClaims(caller: CallerContext): Promise<Readonly<Record<string, unknown>> | undefined> {
+    try {
+      const extracted = extractToken(this.options.config.token, caller)
+      const digest = sha256(extracted.token)
+      let claims = this.verifiedTokens.get(digest)
+      if (claims === undefined && this.verifier.verifiesLocally) {
+        claims = await this.verifier.verify(extracted.token)
+        this.rememberVerified(digest, claims)
+      }
+      if (claims === undefined) claims = this.trustedClaims(extracted)
+      this.checkEnvoyClaims(claims, extracted)
+      return claims.verified ? claims.claims : undefined
+    } catch {
+      return undefined
+    }
+  }
+
   /** Claims without local verification: Envoy's jwt_authn payload, or the decoded token. */
   private trustedClaims(extracted: ExtractedToken): CallerClaims {
     const decoded = this.verifier.decode(extracted.token)

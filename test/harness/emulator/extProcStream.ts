@@ -1,8 +1,14 @@
 /**
  * One `ExternalProcessor/Process` call as Envoy's ext_proc client drives it (fact sheet §7, §10,
- * checklist 1, 2, 4, 9–12): opened lazily on the first message, exactly one outstanding message
- * with a per-message timer, `override_message_timeout` honoured once per message, and closed
- * by half-close followed by cancellation.
+ * checklist 1, 2, 4, 9–12): opened lazily on the first message, responses matched to messages
+ * in order, one message timer, `override_message_timeout` honoured once per call, and closed by
+ * half-close followed by cancellation.
+ *
+ * Usually exactly one message is outstanding. STREAMED bodies pipeline: every chunk is sent as it
+ * arrives (`handleDataStreamedMode`), so several `response_body` messages may be outstanding; each
+ * reply answers the oldest. Like Envoy's `ProcessorState`, there is a single timer: every send
+ * restarts it (`onStartProcessorCall`) and every reply stops it (`onFinishProcessorCall`), even
+ * when older messages are still outstanding.
  */
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js'
 import type { Client, ClientDuplexStream, ServiceError, StatusObject } from '@grpc/grpc-js'
@@ -49,15 +55,16 @@ const REMOTE_CLOSE_TIMEOUT_MS = 1000
 interface Pending {
   expect: ResponseCase
   resolve: (outcome: ExchangeOutcome) => void
-  timer: NodeJS.Timeout
-  timeoutOverridden: boolean
 }
 
 /** The per-HTTP-request Process stream. */
 export class ExtProcStream {
   private call: ClientDuplexStream<unknown, unknown> | undefined
   private state: 'new' | 'open' | 'ended' | 'closed' = 'new'
-  private pending: Pending | undefined
+  private pending: Pending[] = []
+  private timer: NodeJS.Timeout | undefined
+  /** `new_timeout_received_`: reset by every send and every reply. */
+  private timeoutOverridden = false
   private idleOutcome: ExchangeOutcome | undefined
   private sentCount = 0
 
@@ -74,8 +81,9 @@ export class ExtProcStream {
   }
 
   /**
-   * Sends one message and waits for its response. An outcome recorded while no message was
-   * outstanding (spurious message, server close) is returned instead, without writing.
+   * Sends one message and resolves with its response (responses answer messages in order). An
+   * outcome recorded while no message was outstanding (spurious message, server close) is
+   * returned instead, without writing.
    */
   exchange(message: ProcessingRequestMsg, expect: ResponseCase): Promise<ExchangeOutcome> {
     if (this.idleOutcome !== undefined) return Promise.resolve(this.idleOutcome)
@@ -85,8 +93,9 @@ export class ExtProcStream {
     this.sentCount += 1
     this.deps.record.sent.push(this.deps.codec.roundTrip(message))
     return new Promise((resolve) => {
-      this.pending = { expect, resolve, timeoutOverridden: false,
-        timer: setTimeout(() => this.onTimeout(), this.deps.messageTimeoutMs) }
+      this.pending.push({ expect, resolve })
+      this.startTimer(this.deps.messageTimeoutMs)
+      this.timeoutOverridden = false
       call.write(message)
     })
   }
@@ -98,7 +107,7 @@ export class ExtProcStream {
   close(): void {
     const wasOpen = this.state === 'open'
     this.state = 'closed'
-    this.settle({ type: 'cancelled' })
+    this.settleAll({ type: 'cancelled' })
     if (wasOpen && this.call !== undefined) {
       this.deps.record.streamEnd ??= 'emulator-closed'
       const call = this.call
@@ -131,32 +140,49 @@ export class ExtProcStream {
     return call
   }
 
+  private startTimer(ms: number): void {
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.onTimeout(), ms)
+  }
+
+  private stopTimer(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  /** Answers the oldest outstanding message; stops the timer as `onFinishProcessorCall` does. */
   private settle(outcome: ExchangeOutcome): void {
-    const pending = this.pending
-    if (pending === undefined) return
-    this.pending = undefined
-    clearTimeout(pending.timer)
-    pending.resolve(outcome)
+    const head = this.pending.shift()
+    if (head === undefined) return
+    this.stopTimer()
+    this.timeoutOverridden = false
+    head.resolve(outcome)
+  }
+
+  private settleAll(outcome: ExchangeOutcome): void {
+    this.stopTimer()
+    const all = this.pending.splice(0)
+    for (const pending of all) pending.resolve(outcome)
   }
 
   private onMessage(message: ProcessingResponseMsg): void {
     if (this.state === 'closed') return
     this.deps.record.received.push(message)
-    const pending = this.pending
     if (message.override_message_timeout !== undefined) {
       // Fact sheet §7: every other field of such a message is ignored (early return), and the
       // override only applies while a message timer runs.
-      this.onNewTimeout(pending, message.override_message_timeout)
+      this.onNewTimeout(message.override_message_timeout)
       return
     }
-    if (pending === undefined) {
+    const head = this.pending[0]
+    if (head === undefined) {
       this.deps.stats.spuriousMessages += 1
       this.idleOutcome ??= { type: 'spurious' }
       return
     }
     if (message.response === 'immediate_response') {
       this.settle({ type: 'immediate', response: message })
-    } else if (message.response === pending.expect) {
+    } else if (message.response === head.expect) {
       this.settle({ type: 'response', response: message })
     } else {
       this.deps.stats.spuriousMessages += 1
@@ -164,21 +190,21 @@ export class ExtProcStream {
     }
   }
 
-  private onNewTimeout(pending: Pending | undefined,
-    duration: { seconds?: number; nanos?: number }): void {
+  private onNewTimeout(duration: { seconds?: number; nanos?: number }): void {
     this.deps.stats.overrideMessageTimeoutReceived += 1
     const ms = (duration.seconds ?? 0) * 1000 + (duration.nanos ?? 0) / 1e6
-    if (pending === undefined || pending.timeoutOverridden || ms < 1 ||
+    // `restartMessageTimer`: only while the timer runs, once per call, 1 ms ≤ ms ≤ max.
+    if (this.timer === undefined || this.timeoutOverridden || ms < 1 ||
       ms > this.deps.maxMessageTimeoutMs) {
       this.deps.stats.overrideMessageTimeoutIgnored += 1
       return
     }
-    pending.timeoutOverridden = true
-    clearTimeout(pending.timer)
-    pending.timer = setTimeout(() => this.onTimeout(), ms)
+    this.timeoutOverridden = true
+    this.startTimer(ms)
   }
 
   private onTimeout(): void {
+    this.timer = undefined
     this.deps.stats.messageTimeouts += 1
     this.settle({ type: 'timeout' })
   }
@@ -192,8 +218,8 @@ export class ExtProcStream {
     const outcome: ExchangeOutcome = ok
       ? { type: 'closed-ok' }
       : { type: 'grpc-error', code: status.code, details: status.details }
-    if (this.pending !== undefined) {
-      this.settle(outcome)
+    if (this.pending.length > 0) {
+      this.settleAll(outcome)
     } else if (!ok) {
       this.idleOutcome ??= outcome
     }

@@ -30,14 +30,37 @@ export function resolveMode(partial: Partial<ProcessingMode> | undefined): Proce
   }
 }
 
-/** The part of a mode the emulator cannot emulate, or `undefined`. */
-export function unsupportedMode(mode: ProcessingMode): string | undefined {
+/** The part of a mode's request direction the emulator cannot emulate, or `undefined`. */
+export function unsupportedRequestMode(mode: ProcessingMode): string | undefined {
   if (mode.request_body_mode !== 'NONE' && mode.request_body_mode !== 'BUFFERED') {
     return `request_body_mode_${mode.request_body_mode}`
   }
-  if (mode.response_body_mode !== 'NONE') return `response_body_mode_${mode.response_body_mode}`
+  return undefined
+}
+
+/** The part of a mode's response direction the emulator cannot emulate, or `undefined`. */
+export function unsupportedResponseMode(mode: ProcessingMode): string | undefined {
+  const body = mode.response_body_mode
+  if (body !== 'NONE' && body !== 'BUFFERED' && body !== 'STREAMED') {
+    return `response_body_mode_${body}`
+  }
   if (mode.response_trailer_mode === 'SEND') return 'response_trailer_mode_SEND'
   return undefined
+}
+
+/** The part of a mode the emulator cannot emulate, or `undefined`. */
+export function unsupportedMode(mode: ProcessingMode): string | undefined {
+  return unsupportedRequestMode(mode) ?? unsupportedResponseMode(mode)
+}
+
+/**
+ * `ProcessorState::shouldRemoveContentLength()`: STREAMED, BUFFERED_PARTIAL, and BUFFERED with
+ * header SKIP. Envoy evaluates it in `decodeHeaders` / `encodeHeaders`, right after sending the
+ * headers message, so with the mode in force *before* that message's reply (fact sheet §6).
+ */
+export function removesContentLength(body: BodySendMode, header: HeaderSendMode): boolean {
+  return body === 'STREAMED' || body === 'BUFFERED_PARTIAL' ||
+    (body === 'BUFFERED' && header === 'SKIP')
 }
 
 /**

@@ -68,9 +68,16 @@ export interface EnvoyEmulatorOptions {
   messageTimeoutMs?: number
   /** `max_message_timeout`; default 0 = `override_message_timeout` disabled. */
   maxMessageTimeoutMs?: number
-  /** Listener `per_connection_buffer_limit_bytes`; default 1 MiB. */
+  /**
+   * Listener `per_connection_buffer_limit_bytes`, for both directions (request 413, BUFFERED
+   * response 500, STREAMED watermarks); default 1 MiB.
+   */
   bufferLimitBytes?: number
-  /** Merged over the emulator default (headers SEND, request body BUFFERED, rest SKIP/NONE). */
+  /**
+   * Merged over the emulator default (request headers SEND, request body BUFFERED, rest
+   * SKIP/NONE). Request bodies: NONE or BUFFERED; response bodies: NONE, BUFFERED or STREAMED;
+   * response trailers: SKIP.
+   */
   processingMode?: Partial<ProcessingMode>
   /** `allow_mode_override`; default false. */
   allowModeOverride?: boolean
@@ -187,6 +194,7 @@ export interface ProcessingRequestMsg {
   request_headers?: { headers?: { headers?: HeaderValueMsg[] }; end_of_stream?: boolean }
   response_headers?: { headers?: { headers?: HeaderValueMsg[] }; end_of_stream?: boolean }
   request_body?: { body?: Buffer; end_of_stream?: boolean }
+  response_body?: { body?: Buffer; end_of_stream?: boolean }
   metadata_context?: { filter_metadata?: Record<string, unknown> }
   attributes?: Record<string, { fields?: Record<string, StructValueMsg> }>
   observability_mode?: boolean
@@ -235,6 +243,19 @@ export interface EmulatedRequestRecord {
   upstream?: UpstreamRequestRecord
   /** Downstream response status actually sent (local or upstream). */
   responseStatus?: number
+  /**
+   * The encoder's `response_body_mode` once the upstream response headers were processed (after
+   * any `mode_override`); `NONE` when ext_proc no longer processed the response (stream closed,
+   * failed, or disabled for the route). Unset when no upstream response arrived.
+   */
+  responseBodyMode?: BodySendMode
+  /**
+   * Set when the emulator reset the downstream connection instead of replying, because the
+   * response headers had already been sent (fact sheet §7): the `%RESPONSE_CODE_DETAILS%` the
+   * local reply would have had (whitespace → `_`), `upstream_reset_after_response_started`
+   * for an upstream reset mid-body, or `emulator_downstream_content_length_mismatch`.
+   */
+  downstreamReset?: string
   /** True once the emulator finished with this request. */
   finished: boolean
 }
