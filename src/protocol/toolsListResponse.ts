@@ -80,8 +80,9 @@ export class ToolsListResponse {
 
   private onSseChunk(chunk: Buffer, end: boolean): ProcessingResponseMessage {
     const events = this.splitter.push(chunk)
-    let out = events.map((event) => rewriteSseEvent(event, (data) => this.rewriteJson(data))).join('')
-    if (end) out += this.splitter.flush()
+    // At the end, the remainder is the last (possibly unterminated) event: rewrite it too.
+    if (end) events.push(this.splitter.flush())
+    const out = events.map((event) => rewriteSseEvent(event, (data) => this.rewriteJson(data))).join('')
     return continueResponse('response_body', undefined, Buffer.from(out, 'utf8'))
   }
 

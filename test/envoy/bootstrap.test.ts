@@ -210,6 +210,14 @@ describe('envoy/envoy.yaml decoded as envoy.config.bootstrap.v3.Bootstrap', () =
     expect(route['metadata']).toBeUndefined()
   })
 
+  it('sends response headers on the policy route so tools/list responses can be filtered', () => {
+    const route = routeNamed(config, 'aws_mcp_us_east_1_ops')
+    const perRoute = recordAt(route, 'typed_per_filter_config', EXT_PROC_FILTER)
+    expect(recordAt(perRoute, 'overrides', 'processing_mode')['response_header_mode']).toBe('SEND')
+    expect(recordAt(route, 'metadata', 'filter_metadata', 'mcp_sigv4')).toEqual({ host: 'aws-mcp.us-east-1.api.aws', path: '/mcp', policy: 'ops' })
+    expect(extProcOf(config)['allow_mode_override']).toBe(true)
+  })
+
   it('closes ext_proc streams gracefully (no stream reset per request)', () => {
     expect(config['layered_runtime']).toEqual({
       layers: [{ name: 'static', static_layer: { 'envoy.reloadable_features.ext_proc_graceful_grpc_close': true } }],
@@ -316,13 +324,16 @@ describe('protoJsonChecker catches mistakes fromObject would ignore', () => {
     ])
   })
 
+  const routeIndex = (name: string): number =>
+    arrayAt(hcmOf(config), 'route_config', 'virtual_hosts', 0, 'routes').findIndex((r) => isRecord(r) && r['name'] === name)
+
   it('reports both members of ExtProcPerRoute.override', () => {
     expect(
       paths((doc) => {
         const route = routeNamed(doc, 'envoy_healthz')
         recordAt(route, 'typed_per_filter_config', EXT_PROC_FILTER)['overrides'] = {}
       }),
-    ).toEqual([`${ROUTES}[2].typed_per_filter_config["envoy.filters.http.ext_proc"]`])
+    ).toEqual([`${ROUTES}[${routeIndex('envoy_healthz')}].typed_per_filter_config["envoy.filters.http.ext_proc"]`])
   })
 
   it('reports malformed Durations, camelCase keys, non-arrays and nulls', () => {
