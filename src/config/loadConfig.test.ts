@@ -19,7 +19,7 @@ describe('loadConfig', () => {
     expect(config.server.grpc_address).toBe('0.0.0.0:50051')
     expect(config.server.http_address).toBe('0.0.0.0:9090')
     expect(config.server.max_body_bytes).toBe(1024 * 1024)
-    expect(config.identities).toEqual({ default: { kind: 'default_chain' } })
+    expect(config.identities).toEqual({ default: { kind: 'default_chain', warm: false } })
     expect(config.sts.region).toBe('us-east-1')
     expect(Object.isFrozen(config.server)).toBe(true)
   })
@@ -135,6 +135,7 @@ identities:
       endpoint: 'http://127.0.0.1:4566',
       session_name: 'mcp-sigv4-extproc',
       duration_seconds: 3600,
+      warm: false,
     })
   })
 })

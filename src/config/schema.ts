@@ -23,12 +23,17 @@ export const identityName = z
 
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as "us-east-1"')
 
+/** Resolve the identity at start-up; `/readyz` waits for it. */
+const warm = z.boolean().default(false)
+
 const defaultChainIdentity = z.strictObject({
   kind: z.literal('default_chain'),
+  warm,
 })
 
 const profileIdentity = z.strictObject({
   kind: z.literal('profile'),
+  warm,
   /** The profile name in the shared credentials / config files. */
   profile: z.string().min(1),
   /** Path of the shared credentials file; default: `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`. */
@@ -39,6 +44,7 @@ const profileIdentity = z.strictObject({
 
 const assumeRoleIdentity = z.strictObject({
   kind: z.literal('assume_role'),
+  warm,
   role_arn: roleArn,
   /**
    * The identity whose credentials call STS (role chaining). Absent: the default provider chain.
@@ -232,6 +238,17 @@ export const configSchema = z.strictObject({
       credential_wait_timeout_ms: z.number().int().min(0).max(3_600_000).default(10_000),
       /** Grace period for in-flight streams on shutdown. */
       shutdown_grace_seconds: z.number().min(0).max(3600).default(20),
+      /** TLS on the gRPC listener; with `client_ca_file`, mutual TLS. */
+      tls: z
+        .strictObject({
+          cert_file: z.string().min(1),
+          key_file: z.string().min(1),
+          /** CA bundle that client certificates must chain to (mTLS). */
+          client_ca_file: z.string().min(1).optional(),
+          /** Refuse clients without a valid certificate; default true when client_ca_file is set. */
+          require_client_cert: z.boolean().optional(),
+        })
+        .optional(),
     })
     .prefault({}),
   logging: z
@@ -262,7 +279,7 @@ export const configSchema = z.strictObject({
       timeout_ms: z.number().int().min(100).max(60_000).default(5000),
     })
     .prefault({}),
-  identities: z.record(identityName, identitySchema).default({ default: { kind: 'default_chain' } }),
+  identities: z.record(identityName, identitySchema).default({ default: { kind: 'default_chain', warm: false } }),
   /** MCP-aware features: per-call identity override and per-agent policies. */
   mcp: mcp.prefault({}),
   /** Static route keys by `xds.route_name`; the lowest-precedence source of route keys. */
