@@ -1,25 +1,14 @@
 import { once } from 'node:events'
-import { LRUCache } from 'lru-cache'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import type { Server } from '@grpc/grpc-js'
+import { buildGeneration, warmIdentities, type Generation, type SharedParts } from './appDependencies.js'
 import type { Config } from './config/index.js'
-import {
-  CredentialCache,
-  IdentityResolver,
-  isTokenBoundFailure,
-  type StsClientOptions,
-  type StsLike,
-} from './credentials/index.js'
+import { IdentityResolver, createSdkStsClient, type StsClientOptions, type StsLike } from './credentials/index.js'
 import { createLogger, type Logger } from './logging/logger.js'
-import { Metrics, createOpsHttpServer, createRequestObserver } from './metrics/index.js'
-import {
-  createGrpcServer,
-  createProcessHandler,
-  type StreamDependencies,
-} from './protocol/index.js'
-import { McpPolicy } from './mcp/index.js'
-import { resolveSigningTarget } from './routing/index.js'
-import { planSignatureHeaders, signRequest } from './signing/index.js'
+import { Metrics, createOpsHttpServer, createRequestObserver, instrumentStsFactory } from './metrics/index.js'
+import { createGrpcServer, createProcessHandler } from './protocol/index.js'
+import type { GrpcTlsMode } from './protocol/grpcCredentials.js'
 
 /** Injectable parts; everything defaults to the real implementation. */
 export interface AppOptions {
@@ -35,7 +24,17 @@ export interface RunningApp {
   readonly grpcPort: number
   readonly httpPort: number
   readonly metrics: Metrics
+  /** TLS mode of the gRPC listener. */
+  readonly tls: GrpcTlsMode
+  /** The identities of the current configuration. */
   readonly identities: IdentityResolver
+  /** True when `/readyz` answers 200. */
+  readonly ready: boolean
+  /**
+   * Applies a new configuration to new streams (streams in flight finish with the old one). The
+   * listeners are not rebound: changed addresses or TLS settings need a restart and are reported.
+   */
+  reload(config: Readonly<Config>): { readonly restartNeeded: readonly string[] }
   /** Stops taking streams, waits up to the grace period for in-flight ones, then closes. */
   stop(graceMs?: number): Promise<void>
 }
@@ -45,108 +44,63 @@ export interface RunningApp {
  * gRPC and operations listeners. `main.ts` adds the CLI and signal handling on top.
  */
 export async function startApp(options: AppOptions): Promise<RunningApp> {
-  const { config } = options
-  const logger = options.logger ?? createLogger(config.logging.level)
+  const logger = options.logger ?? createLogger(options.config.logging.level)
   const metrics = options.metrics ?? new Metrics()
-  const now = options.now ?? (() => new Date())
-  const cache = new CredentialCache({
-    maxEntries: config.credentials.max_entries,
-    refreshAheadMs: config.credentials.refresh_ahead_seconds * 1000,
-    expirySkewMs: config.credentials.expiry_skew_seconds * 1000,
-    staticTtlMs: config.credentials.static_refresh_seconds * 1000,
-    backoffInitialMs: config.credentials.failure_backoff_initial_ms,
-    backoffMaxMs: config.credentials.failure_backoff_max_ms,
-    isPermanentFailure: isTokenBoundFailure,
-    onEvent: (event) => {
-      metrics.credentialCache.inc({ event: event.type })
-      if (event.type === 'fetch_error') {
-        const error = event.error as { code?: unknown; message?: unknown }
-        logger.warn({ cache_key: event.key, error_code: error.code, error: error.message }, 'credential fetch failed')
-      }
-    },
-  })
-  const identities = new IdentityResolver({
-    config,
-    cache,
-    onRuleError: (identity, rule, message) =>
-      logger.debug({ identity, rule, error: message }, 'role rule did not evaluate'),
-    ...(options.createStsClient !== undefined ? { createStsClient: options.createStsClient } : {}),
-  })
-  const observer = createRequestObserver(metrics, logger)
-  // Tools seen declaring the identity argument themselves, by route (bounded).
-  const ownArgumentTools = new LRUCache<string, true>({ max: 10_000 })
-  const policies = new Map(
-    Object.entries(config.mcp.policies).map(([name, policy]) => [name, { rules: new McpPolicy(name, policy), config: policy }]),
-  )
-  const deps: StreamDependencies = {
-    settings: {
-      maxBodyBytes: config.server.max_body_bytes,
-      requestBodyModeOverride: config.server.request_body_mode_override,
-      // Bounded by the STS call timeout: longer would only delay Envoy's own 504.
-      credentialWaitTimeoutMs: Math.min(config.server.credential_wait_timeout_ms, config.sts.timeout_ms + 1000),
-    },
-    resolveTarget: (input) => resolveSigningTarget({ ...input, staticRoutes: config.routes }),
-    lookupIdentity: (name, caller) => identities.lookup(name, caller),
-    headersToStrip: (name) => identities.headersToStrip(name),
-    sign: async (input, credentials) => {
-      const signed = await signRequest(
-        {
-          method: input.method,
-          host: input.target.host,
-          path: input.target.path,
-          query: input.target.query,
-          ...(input.contentType !== undefined ? { contentType: input.contentType } : {}),
-          payloadSha256Hex: input.payloadSha256Hex,
-          region: input.target.region,
-          service: input.target.service,
-          signingDate: input.signingDate,
-        },
-        credentials,
-      )
-      const plan = planSignatureHeaders(input.requestHeaderNames, signed)
-      const strip = input.stripHeaders.filter((h) => input.requestHeaderNames.includes(h))
-      return strip.length === 0 ? plan : { set: plan.set, remove: [...plan.remove, ...strip] }
-    },
-    now,
-    monotonicMs: () => performance.now(),
-    observer,
-    mcp: {
-      override: {
-        metaKey: config.mcp.identity_override.meta_key,
-        argument: config.mcp.identity_override.argument,
-        listAllowedInErrors: config.mcp.identity_override.list_allowed_in_errors,
-      },
-      policy: (name) => policies.get(name),
-      verifiedClaims: (identity, caller) => identities.verifiedClaims(identity, caller),
-      onArgumentConflict: (route, tool) => {
-        metrics.argumentConflicts.inc()
-        if (!ownArgumentTools.has(`${route}\n${tool}`)) {
-          logger.info({ route, tool, argument: config.mcp.identity_override.argument }, 'tool keeps its own parameter of the identity argument name')
-        }
-        ownArgumentTools.set(`${route}\n${tool}`, true)
-      },
-      toolOwnsArgument: (route, tool) => ownArgumentTools.has(`${route}\n${tool}`),
-    },
+  const monotonicMs = (): number => performance.now()
+  const shared: SharedParts = {
+    logger,
+    metrics,
+    observer: createRequestObserver(metrics, logger),
+    now: options.now ?? (() => new Date()),
+    monotonicMs,
+    createStsClient: instrumentStsFactory(options.createStsClient ?? createSdkStsClient, metrics, monotonicMs),
   }
+  let generation = buildGeneration(options.config, shared)
+  let warm = false
+  let stopWarming = warmIdentities(generation, () => (warm = true), logger)
 
-  const grpc = createGrpcServer(createProcessHandler(deps, observer))
-  const grpcPort = await grpc.listen(config.server.grpc_address)
+  const grpc = createGrpcServer(createProcessHandler(() => generation.deps, shared.observer))
+  const grpcPort = await grpc.listen(options.config.server.grpc_address, options.config.server.tls)
   let draining = false
-  const http = createOpsHttpServer({ registry: metrics.registry, isReady: () => !draining })
-  const [httpHost, httpPortText] = splitAddress(config.server.http_address)
+  const isReady = (): boolean => warm && !draining
+  metrics.observe({
+    ready: isReady,
+    cacheSize: () => generation.cache.size,
+    expiries: () => soonestExpiries(generation),
+  })
+  const http = createOpsHttpServer({ registry: metrics.registry, isReady })
+  const [httpHost, httpPortText] = splitAddress(options.config.server.http_address)
   http.listen(Number(httpPortText), httpHost)
   await once(http, 'listening')
   const httpPort = (http.address() as AddressInfo).port
   grpc.health.setServing(true)
-  logger.info({ grpc_port: grpcPort, http_port: httpPort, identities: identities.names }, 'listening')
+  logger.info(
+    { grpc_port: grpcPort, http_port: httpPort, tls: grpc.tlsMode, identities: generation.identities.names },
+    'listening',
+  )
 
   return {
     grpcPort,
     httpPort,
     metrics,
-    identities,
-    stop: async (graceMs = config.server.shutdown_grace_seconds * 1000) => {
+    tls: grpc.tlsMode,
+    get identities() {
+      return generation.identities
+    },
+    get ready() {
+      return isReady()
+    },
+    reload(config) {
+      const restartNeeded = listenerChanges(generation.config, config)
+      stopWarming()
+      generation = buildGeneration(config, shared)
+      warm = false
+      stopWarming = warmIdentities(generation, () => (warm = true), logger)
+      return { restartNeeded }
+    },
+    stop: async (graceMs = generation.config.server.shutdown_grace_seconds * 1000) => {
       draining = true
+      stopWarming()
       grpc.health.setServing(false)
       grpc.health.closeWatchers()
       await shutdownGrpc(grpc.server, graceMs)
@@ -157,13 +111,32 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   }
 }
 
+/** The soonest credential expiry per identity (per-caller identities have many entries). */
+function soonestExpiries(generation: Generation): Map<string, number> {
+  const soonest = new Map<string, number>()
+  for (const { key, seconds } of generation.cache.expiries()) {
+    const identity = IdentityResolver.identityOfKey(key)
+    soonest.set(identity, Math.min(seconds, soonest.get(identity) ?? Infinity))
+  }
+  return soonest
+}
+
+/** Settings a reload cannot apply to running listeners. */
+function listenerChanges(before: Readonly<Config>, after: Readonly<Config>): string[] {
+  const changed: string[] = []
+  if (before.server.grpc_address !== after.server.grpc_address) changed.push('server.grpc_address')
+  if (before.server.http_address !== after.server.http_address) changed.push('server.http_address')
+  if (JSON.stringify(before.server.tls) !== JSON.stringify(after.server.tls)) changed.push('server.tls')
+  return changed
+}
+
 function splitAddress(address: string): [string, string] {
   const index = address.lastIndexOf(':')
   return [address.slice(0, index).replace(/^\[|\]$/g, ''), address.slice(index + 1)]
 }
 
 /** Lets in-flight streams finish for up to `graceMs`, then cancels whatever is left. */
-async function shutdownGrpc(server: import('@grpc/grpc-js').Server, graceMs: number): Promise<void> {
+async function shutdownGrpc(server: Server, graceMs: number): Promise<void> {
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       server.forceShutdown()

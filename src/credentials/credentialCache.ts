@@ -131,6 +131,17 @@ export class CredentialCache {
     return expiration === undefined ? undefined : (expiration - this.options.now()) / 1000
   }
 
+  /** Seconds until expiry of every cached set that has an expiration, by key (for metrics). */
+  expiries(): Array<{ readonly key: string; readonly seconds: number }> {
+    const now = this.options.now()
+    const result: Array<{ key: string; seconds: number }> = []
+    for (const [key, entry] of this.entries.entries()) {
+      const expiration = entry.credentials.expiration?.getTime()
+      if (expiration !== undefined) result.push({ key, seconds: (expiration - now) / 1000 })
+    }
+    return result
+  }
+
   /** Drops every entry, failure and forgets in-flight fetches (their results are still stored). */
   clear(): void {
     this.entries.clear()

@@ -84,6 +84,15 @@ export class IdentityResolver {
   }
 
   /**
+   * The configured identity name a cache key belongs to (`identity:<name>`,
+   * `web_identity:<name>:<digest>`): a bounded label for metrics.
+   */
+  static identityOfKey(key: string): string {
+    const [, name] = key.split(':', 3)
+    return name ?? 'unknown'
+  }
+
+  /**
    * Looks the credentials for a request up, without waiting when they are cached. Throws
    * `SignerError` when the identity is unknown or the caller's token is unusable.
    */

@@ -3,7 +3,12 @@ import { loadConfig, type McpPolicyConfig } from '../config/index.js'
 import type { AgentSources } from './agentIdentity.js'
 import { parseJsonRpc } from './jsonRpcMessage.js'
 import { McpPolicy } from './policy.js'
-import { planMcpRequest, type OverrideSettings, type RequestPlan, type RequestPlanInput } from './requestPlan.js'
+import {
+  planMcpRequest,
+  type OverrideSettings,
+  type RequestPlan,
+  type RequestPlanInput,
+} from './requestPlan.js'
 
 const { config } = loadConfig({
   text: `
@@ -35,10 +40,17 @@ const FALLBACK: McpPolicyConfig = {
 }
 
 const META_KEY = 'mcp-sigv4/identity'
-const OVERRIDE: OverrideSettings = { metaKey: META_KEY, argument: undefined, listAllowedInErrors: true }
+const OVERRIDE: OverrideSettings = {
+  metaKey: META_KEY,
+  argument: undefined,
+  listAllowedInErrors: true,
+}
 const ARGUMENT_MODE: OverrideSettings = { ...OVERRIDE, argument: 'aws_profile' }
 
-function sources(headers: Record<string, string> = {}, claims?: Record<string, unknown>): AgentSources {
+function sources(
+  headers: Record<string, string> = {},
+  claims?: Record<string, unknown>,
+): AgentSources {
   return { claims, header: (name) => headers[name] }
 }
 
@@ -74,7 +86,12 @@ function overrideCall(id: number | string, name: string, identity: unknown) {
   return call(id, name, { _meta: { [META_KEY]: identity } })
 }
 
-function argumentCall(id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) {
+function argumentCall(
+  id: number,
+  name: string,
+  args: Record<string, unknown>,
+  meta?: Record<string, unknown>,
+) {
   return call(id, name, { arguments: args, ...(meta === undefined ? {} : { _meta: meta }) })
 }
 
@@ -94,15 +111,19 @@ describe('planMcpRequest: single messages and batches', () => {
   })
 
   it('forwards a batch of plain requests as the route identity', () => {
-    const batch = [call(1, 'get_user'), request(2, 'ping'), notification('notifications/initialized')]
+    const batch = [
+      call(1, 'get_user'),
+      request(2, 'ping'),
+      notification('notifications/initialized'),
+    ]
     expect(plan(batch)).toEqual(forward('default'))
   })
 
   it('forwards a body of notifications only as the route identity', () => {
     expect(plan(notification('notifications/initialized'))).toEqual(forward('default'))
-    expect(plan([notification('notifications/initialized'), notification('notifications/cancelled')])).toEqual(
-      forward('default'),
-    )
+    expect(
+      plan([notification('notifications/initialized'), notification('notifications/cancelled')]),
+    ).toEqual(forward('default'))
   })
 })
 
@@ -119,7 +140,8 @@ describe('planMcpRequest: policy', () => {
         {
           id: 7,
           code: 'ERR_POLICY_DENIED',
-          message: 'tool "delete_user" is not allowed for agent "reader" by policy "ops" (tool not allowed)',
+          message:
+            'tool "delete_user" is not allowed for agent "reader" by policy "ops" (tool not allowed)',
         },
       ],
     })
@@ -133,12 +155,19 @@ describe('planMcpRequest: policy', () => {
         {
           id: 'r1',
           code: 'ERR_POLICY_DENIED',
-          message: 'method "resources/read" is not allowed for agent "admin" by policy "ops" (method denied)',
+          message:
+            'method "resources/read" is not allowed for agent "admin" by policy "ops" (method denied)',
         },
       ],
     })
     expect(plan(call(2, 'delete_db'), withPolicy('admin'))).toMatchObject({
-      refused: [{ id: 2, message: 'tool "delete_db" is not allowed for agent "admin" by policy "ops" (tool denied)' }],
+      refused: [
+        {
+          id: 2,
+          message:
+            'tool "delete_db" is not allowed for agent "admin" by policy "ops" (tool denied)',
+        },
+      ],
     })
   })
 
@@ -149,23 +178,38 @@ describe('planMcpRequest: policy', () => {
         {
           id: 3,
           code: 'ERR_POLICY_DENIED',
-          message: 'tool "get_user" is not allowed for agent "stranger" by policy "ops" (unknown agent)',
+          message:
+            'tool "get_user" is not allowed for agent "stranger" by policy "ops" (unknown agent)',
         },
       ],
     })
   })
 
   it('prefers the verified claim over the header', () => {
-    const asAdminByClaim = { policy: OPS_POLICY, agentSources: sources({ 'x-mcp-agent': 'reader' }, { azp: 'admin' }) }
+    const asAdminByClaim = {
+      policy: OPS_POLICY,
+      agentSources: sources({ 'x-mcp-agent': 'reader' }, { azp: 'admin' }),
+    }
     expect(plan(call(1, 'put_item'), asAdminByClaim)).toEqual(forward('default'))
-    const asReaderByClaim = { policy: OPS_POLICY, agentSources: sources({ 'x-mcp-agent': 'admin' }, { azp: 'reader' }) }
+    const asReaderByClaim = {
+      policy: OPS_POLICY,
+      agentSources: sources({ 'x-mcp-agent': 'admin' }, { azp: 'reader' }),
+    }
     expect(plan(call(1, 'put_item'), asReaderByClaim)).toMatchObject({
-      refused: [{ message: 'tool "put_item" is not allowed for agent "reader" by policy "ops" (tool not allowed)' }],
+      refused: [
+        {
+          message:
+            'tool "put_item" is not allowed for agent "reader" by policy "ops" (tool not allowed)',
+        },
+      ],
     })
   })
 
   it('reads the header when the claims lack the claim', () => {
-    const options = { policy: OPS_POLICY, agentSources: sources({ 'x-mcp-agent': 'admin' }, { sub: 'u1' }) }
+    const options = {
+      policy: OPS_POLICY,
+      agentSources: sources({ 'x-mcp-agent': 'admin' }, { sub: 'u1' }),
+    }
     expect(plan(call(1, 'put_item'), options)).toEqual(forward('default'))
   })
 
@@ -174,7 +218,11 @@ describe('planMcpRequest: policy', () => {
       kind: 'refuse',
       batch: false,
       refused: [
-        { id: 4, code: 'ERR_AGENT_MISSING', message: '"tools/list" refused by policy "ops": the request names no agent' },
+        {
+          id: 4,
+          code: 'ERR_AGENT_MISSING',
+          message: '"tools/list" refused by policy "ops": the request names no agent',
+        },
       ],
     })
   })
@@ -183,7 +231,12 @@ describe('planMcpRequest: policy', () => {
     const policy = { name: 'open', rules: new McpPolicy('open', FALLBACK), config: FALLBACK }
     expect(plan(call(1, 'ping'), { policy })).toEqual(forward('default'))
     expect(plan(call(1, 'pong'), { policy })).toMatchObject({
-      refused: [{ message: 'tool "pong" is not allowed for agent "guest" by policy "open" (tool not allowed)' }],
+      refused: [
+        {
+          message:
+            'tool "pong" is not allowed for agent "guest" by policy "open" (tool not allowed)',
+        },
+      ],
     })
   })
 
@@ -203,7 +256,9 @@ describe('planMcpRequest: identity override', () => {
   it('reads the configured _meta key only', () => {
     const override = { ...OVERRIDE, metaKey: 'aws/identity' }
     const body = call(1, 'get_user', { _meta: { 'aws/identity': 'staging', [META_KEY]: 'prod' } })
-    expect(plan(body, { ...OVERRIDES, override })).toEqual(forward('staging', [['params', '_meta', 'aws/identity']]))
+    expect(plan(body, { ...OVERRIDES, override })).toEqual(
+      forward('staging', [['params', '_meta', 'aws/identity']]),
+    )
   })
 
   it('switches to an identity named by the argument in argument mode and removes the argument', () => {
@@ -233,7 +288,13 @@ describe('planMcpRequest: identity override', () => {
     expect(plan(body, { ...OVERRIDES, override: ARGUMENT_MODE })).toEqual({
       kind: 'refuse',
       batch: false,
-      refused: [{ id: 5, code: 'ERR_IDENTITY_NOT_ALLOWED', message: 'the call asks for two different identities' }],
+      refused: [
+        {
+          id: 5,
+          code: 'ERR_IDENTITY_NOT_ALLOWED',
+          message: 'the call asks for two different identities',
+        },
+      ],
     })
   })
 
@@ -243,7 +304,13 @@ describe('planMcpRequest: identity override', () => {
       expect(plan(overrideCall(6, 'get_user', value), OVERRIDES)).toEqual({
         kind: 'refuse',
         batch: false,
-        refused: [{ id: 6, code: 'ERR_IDENTITY_NOT_ALLOWED', message: `"_meta.${META_KEY}" must be a string` }],
+        refused: [
+          {
+            id: 6,
+            code: 'ERR_IDENTITY_NOT_ALLOWED',
+            message: `"_meta.${META_KEY}" must be a string`,
+          },
+        ],
       })
     },
   )
@@ -253,7 +320,13 @@ describe('planMcpRequest: identity override', () => {
     expect(plan(body, { ...OVERRIDES, override: ARGUMENT_MODE })).toEqual({
       kind: 'refuse',
       batch: false,
-      refused: [{ id: 8, code: 'ERR_IDENTITY_NOT_ALLOWED', message: 'argument "aws_profile" must be a string' }],
+      refused: [
+        {
+          id: 8,
+          code: 'ERR_IDENTITY_NOT_ALLOWED',
+          message: 'argument "aws_profile" must be a string',
+        },
+      ],
     })
   })
 
@@ -274,7 +347,13 @@ describe('planMcpRequest: identity override', () => {
   it('keeps the allowed names out of the message when listAllowedInErrors is false', () => {
     const override = { ...OVERRIDE, listAllowedInErrors: false }
     expect(plan(overrideCall(9, 'get_user', 'dev'), { ...OVERRIDES, override })).toMatchObject({
-      refused: [{ id: 9, code: 'ERR_IDENTITY_NOT_ALLOWED', message: 'identity "dev" is not allowed on this route' }],
+      refused: [
+        {
+          id: 9,
+          code: 'ERR_IDENTITY_NOT_ALLOWED',
+          message: 'identity "dev" is not allowed on this route',
+        },
+      ],
     })
   })
 
@@ -300,7 +379,12 @@ describe('planMcpRequest: identity override', () => {
   })
 
   it('reads overrides of tools/call only', () => {
-    const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { [META_KEY]: 'prod' } } }
+    const list = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/list',
+      params: { _meta: { [META_KEY]: 'prod' } },
+    }
     expect(plan(list, OVERRIDES)).toEqual(forward('default', [], new Map([[1, undefined]])))
   })
 
@@ -314,8 +398,15 @@ describe('planMcpRequest: identity override', () => {
         return tool === 'own_tool'
       },
     }
-    expect(plan(argumentCall(1, 'own_tool', { aws_profile: 'whatever' }), options)).toEqual(forward('default'))
-    const withMeta = argumentCall(2, 'own_tool', { aws_profile: 'whatever' }, { [META_KEY]: 'prod' })
+    expect(plan(argumentCall(1, 'own_tool', { aws_profile: 'whatever' }), options)).toEqual(
+      forward('default'),
+    )
+    const withMeta = argumentCall(
+      2,
+      'own_tool',
+      { aws_profile: 'whatever' },
+      { [META_KEY]: 'prod' },
+    )
     expect(plan(withMeta, options)).toEqual(forward('prod', [['params', '_meta', META_KEY]]))
     expect(plan(argumentCall(3, 'other_tool', { aws_profile: 'staging' }), options)).toEqual(
       forward('staging', [['params', 'arguments', 'aws_profile']]),
@@ -354,7 +445,12 @@ describe('planMcpRequest: identity override', () => {
 
 describe('planMcpRequest: tools/list ids', () => {
   it('collects the ids of tools/list requests with the agent each was decided for', () => {
-    const batch = [request(1, 'tools/list'), request('a', 'tools/list'), request(2, 'initialize'), notification('tools/list')]
+    const batch = [
+      request(1, 'tools/list'),
+      request('a', 'tools/list'),
+      request(2, 'initialize'),
+      notification('tools/list'),
+    ]
     expect(plan(batch, withPolicy('reader'))).toEqual(
       forward(
         'default',
@@ -368,9 +464,13 @@ describe('planMcpRequest: tools/list ids', () => {
   })
 
   it('records an undefined agent without a policy, and a null id', () => {
-    expect(plan(request(5, 'tools/list'))).toEqual(forward('default', [], new Map([[5, undefined]])))
+    expect(plan(request(5, 'tools/list'))).toEqual(
+      forward('default', [], new Map([[5, undefined]])),
+    )
     const nullId = { jsonrpc: '2.0', id: null, method: 'tools/list' }
-    expect(plan(nullId, withPolicy('admin'))).toEqual(forward('default', [], new Map([[null, 'admin']])))
+    expect(plan(nullId, withPolicy('admin'))).toEqual(
+      forward('default', [], new Map([[null, 'admin']])),
+    )
   })
 })
 
@@ -424,7 +524,8 @@ describe('planMcpRequest: refused batches', () => {
       notification('notifications/initialized'),
       request(3, 'tools/list'),
     ]
-    const own = 'tool "delete_user" is not allowed for agent "reader" by policy "ops" (tool not allowed)'
+    const own =
+      'tool "delete_user" is not allowed for agent "reader" by policy "ops" (tool not allowed)'
     const notForwarded = `not forwarded: another message of the batch was refused (${own})`
     expect(plan(batch, withPolicy('reader'))).toEqual({
       kind: 'refuse',
@@ -444,25 +545,47 @@ describe('planMcpRequest: refused batches', () => {
       kind: 'refuse',
       batch: true,
       refused: [
-        { id: 1, code: 'ERR_IDENTITY_NOT_ALLOWED', message: expect.stringMatching(/^not forwarded: .*identity "dev"/) },
-        { id: 2, code: 'ERR_IDENTITY_NOT_ALLOWED', message: 'identity "dev" is not allowed on this route; allowed: prod, staging' },
-        { id: 3, code: 'ERR_POLICY_DENIED', message: expect.stringMatching(/^tool "delete_user" is not allowed/) },
+        {
+          id: 1,
+          code: 'ERR_IDENTITY_NOT_ALLOWED',
+          message: expect.stringMatching(/^not forwarded: .*identity "dev"/),
+        },
+        {
+          id: 2,
+          code: 'ERR_IDENTITY_NOT_ALLOWED',
+          message: 'identity "dev" is not allowed on this route; allowed: prod, staging',
+        },
+        {
+          id: 3,
+          code: 'ERR_POLICY_DENIED',
+          message: expect.stringMatching(/^tool "delete_user" is not allowed/),
+        },
       ],
     })
   })
 
   it('answers the requests of a batch whose refused message is a notification', () => {
     const batch = [notification('notifications/initialized'), request(1, 'tools/list')]
-    const own = 'method "notifications/initialized" is not allowed for agent "quiet" by policy "ops" (method not allowed)'
+    const own =
+      'method "notifications/initialized" is not allowed for agent "quiet" by policy "ops" (method not allowed)'
     expect(plan(batch, withPolicy('quiet'))).toEqual({
       kind: 'refuse',
       batch: true,
-      refused: [{ id: 1, code: 'ERR_POLICY_DENIED', message: `not forwarded: another message of the batch was refused (${own})` }],
+      refused: [
+        {
+          id: 1,
+          code: 'ERR_POLICY_DENIED',
+          message: `not forwarded: another message of the batch was refused (${own})`,
+        },
+      ],
     })
   })
 
   it('returns the refused notification itself when the batch has no requests', () => {
-    const batch = [notification('notifications/initialized'), notification('notifications/cancelled')]
+    const batch = [
+      notification('notifications/initialized'),
+      notification('notifications/cancelled'),
+    ]
     expect(plan(batch, withPolicy(undefined))).toEqual({
       kind: 'refuse',
       batch: true,
@@ -470,7 +593,8 @@ describe('planMcpRequest: refused batches', () => {
         {
           id: undefined,
           code: 'ERR_AGENT_MISSING',
-          message: '"notifications/initialized" refused by policy "ops": the request names no agent',
+          message:
+            '"notifications/initialized" refused by policy "ops": the request names no agent',
         },
       ],
     })
@@ -479,7 +603,9 @@ describe('planMcpRequest: refused batches', () => {
 
 describe('planMcpRequest: notifications, client responses, invalid messages', () => {
   it('checks notifications against the policy and refuses them without an id', () => {
-    expect(plan(notification('notifications/initialized'), withPolicy('reader'))).toEqual(forward('default'))
+    expect(plan(notification('notifications/initialized'), withPolicy('reader'))).toEqual(
+      forward('default'),
+    )
     expect(plan(notification('notifications/initialized'), withPolicy('quiet'))).toEqual({
       kind: 'refuse',
       batch: false,
@@ -509,7 +635,8 @@ describe('planMcpRequest: notifications, client responses, invalid messages', ()
         {
           id: 4,
           code: 'ERR_JSON_RPC_PARSE',
-          message: 'cannot check the request: it is not a valid JSON-RPC message (method is not a string)',
+          message:
+            'cannot check the request: it is not a valid JSON-RPC message (method is not a string)',
         },
       ],
     })
@@ -523,7 +650,8 @@ describe('planMcpRequest: notifications, client responses, invalid messages', ()
         {
           id: null,
           code: 'ERR_JSON_RPC_PARSE',
-          message: 'cannot check the request: it is not a valid JSON-RPC message (the message has no method, result or error)',
+          message:
+            'cannot check the request: it is not a valid JSON-RPC message (the message has no method, result or error)',
         },
       ],
     })
@@ -546,12 +674,12 @@ describe('planMcpRequest: notifications, client responses, invalid messages', ()
     })
   })
 
-  // BUG: in a refused batch, only messages of kind `request` get an error (refuse() filters on
+  // Regression (fixed): in a refused batch, only messages of kind `request` get an error (refuse() filters on
   // kind === 'request'). An invalid element that has a usable id (here `{"id":2,"method":5}`, an
   // Invalid Request in JSON-RPC 2.0 terms, which must be answered with an error carrying its id)
   // is refused with id 2 by checkMessage, but its own error is dropped: the plan only contains
   // id 1's "not forwarded" entry, so the client never gets an answer for id 2.
-  it.fails('answers an invalid batch element that has an id with its own error', () => {
+  it('answers an invalid batch element that has an id with its own error', () => {
     const batch = [call(1, 'get_user'), { jsonrpc: '2.0', id: 2, method: 5 }]
     const result = plan(batch, withPolicy('reader'))
     expect(result.kind).toBe('refuse')
@@ -560,11 +688,12 @@ describe('planMcpRequest: notifications, client responses, invalid messages', ()
     expect(refused[1]).toEqual({
       id: 2,
       code: 'ERR_JSON_RPC_PARSE',
-      message: 'cannot check the request: it is not a valid JSON-RPC message (method is not a string)',
+      message:
+        'cannot check the request: it is not a valid JSON-RPC message (method is not a string)',
     })
   })
 
-  // BUG (argument mode on a route without an allowlist): the route has a policy but no
+  // Regression (fixed; argument mode on a route without an allowlist): the route has a policy but no
   // `identities`, so its tools/list responses never get the identity argument added and
   // `onArgumentConflict` never fires there — `toolOwnsArgument` stays false for every tool of the
   // route. A tool whose OWN parameter is named like the configured argument (`aws_profile`) then
@@ -573,8 +702,13 @@ describe('planMcpRequest: notifications, client responses, invalid messages', ()
   // Expected: the argument is the tool's and passes untouched (README: "A tool that already
   // declares a property of that name keeps its own parameter — its calls pass that argument
   // through untouched").
-  it.fails('leaves a tool argument named like the override argument alone on a route with no allowlist', () => {
-    const body = argumentCall(12, 'get_user', { aws_profile: 'my-local-profile' })
-    expect(plan(body, { ...withPolicy('reader'), override: ARGUMENT_MODE })).toEqual(forward('default'))
-  })
+  it(
+    'leaves a tool argument named like the override argument alone on a route with no allowlist',
+    () => {
+      const body = argumentCall(12, 'get_user', { aws_profile: 'my-local-profile' })
+      expect(plan(body, { ...withPolicy('reader'), override: ARGUMENT_MODE })).toEqual(
+        forward('default'),
+      )
+    },
+  )
 })

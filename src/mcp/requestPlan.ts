@@ -134,12 +134,15 @@ function checkMessage(input: RequestPlanInput, message: JsonRpcMessage, prefix: 
   return { identity: requested.name, removals: requested.paths, agent }
 }
 
-/** Argument mode applies unless the called tool declares a parameter of that name itself. */
+/**
+ * Argument mode applies only on routes with an allowlist (elsewhere the argument was never
+ * advertised, so it belongs to the tool), and not to tools that declare that parameter themselves.
+ */
 function argumentSettings(input: RequestPlanInput, message: JsonRpcMessage): OverrideSettings {
   const tool = 'toolName' in message && typeof message.toolName === 'string' ? message.toolName : undefined
-  if (input.override.argument === undefined || tool === undefined || input.toolOwnsArgument?.(tool) !== true) {
-    return input.override
-  }
+  if (input.override.argument === undefined) return input.override
+  const toolsOwn = tool !== undefined && input.toolOwnsArgument?.(tool) === true
+  if (input.allowedIdentities.length > 0 && !toolsOwn) return input.override
   return { ...input.override, argument: undefined }
 }
 
@@ -192,8 +195,11 @@ function refuse(input: RequestPlanInput, refused: RefusedMessage[]): RequestPlan
   // A batch is refused whole: every request gets an error, the others say why.
   const first = refused[0] as RefusedMessage
   const byId = new Map(refused.filter((r) => r.id !== undefined).map((r) => [r.id, r]))
-  const all: RefusedMessage[] = input.parsed.messages
-    .filter((m): m is Extract<JsonRpcMessage, { kind: 'request' }> => m.kind === 'request')
+  // Every element that carries an id gets an answer: requests and invalid messages with an id.
+  const answerable = input.parsed.messages.flatMap((m) =>
+    m.kind === 'request' || (m.kind === 'invalid' && m.id !== undefined) ? [{ id: m.id as JsonRpcId }] : [],
+  )
+  const all: RefusedMessage[] = answerable
     .map(
       (m) =>
         byId.get(m.id) ?? {

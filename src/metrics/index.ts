@@ -1,4 +1,6 @@
 export { Metrics } from './metrics.js'
+export type { MetricProbes } from './metrics.js'
 export { createOpsHttpServer } from './opsHttpServer.js'
 export type { OpsHttpServerOptions } from './opsHttpServer.js'
 export { createRequestObserver } from './requestObserver.js'
+export { instrumentStsFactory } from './stsInstrumentation.js'

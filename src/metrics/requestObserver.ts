@@ -13,11 +13,19 @@ export function createRequestObserver(
 ): StreamObserver & StreamLifecycleObserver {
   return {
     requestFinished(report: RequestReport): void {
-      metrics.requests.inc({ route: report.routeName, outcome: report.outcome, error_code: report.errorCode ?? '' })
+      metrics.requests.inc({
+        route: report.routeName,
+        method_class: report.methodClass,
+        outcome: report.outcome,
+        error_code: report.errorCode ?? '',
+      })
       metrics.streamDuration.observe({ outcome: report.outcome }, report.durationMs / 1000)
+      if (report.outcome !== 'passed_through') metrics.bodyBytes.observe(report.bodyBytes)
       const line = {
         route: report.routeName,
         method: report.method,
+        method_class: report.methodClass,
+        tool: report.tool,
         identity: report.identity,
         outcome: report.outcome,
         error_code: report.errorCode,

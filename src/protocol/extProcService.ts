@@ -18,12 +18,15 @@ export interface StreamLifecycleObserver {
  * The `Process` handler: one `StreamProcessor` per call, messages handled strictly in order, and
  * every way a stream can end mapped here — the only place that knows gRPC status codes.
  * Envoy half-closes and then cancels once it has the last response it needs; both are normal.
+ * `currentDeps` may be a function: it is called once per stream (configuration reloads).
  */
 export function createProcessHandler(
-  deps: StreamDependencies,
+  currentDeps: StreamDependencies | (() => StreamDependencies),
   lifecycle: StreamLifecycleObserver,
 ): (call: ProcessCall) => void {
   return (call) => {
+    // Read once per stream: a configuration reload applies to new streams only.
+    const deps = typeof currentDeps === 'function' ? currentDeps() : currentDeps
     lifecycle.streamOpened()
     let closed = false
     const close = (): void => {

@@ -1,16 +1,27 @@
-import { Server, ServerCredentials, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js'
+import { Server, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js'
 import { EXT_PROC_PROTO, HEALTH_PROTO, loadProtoPackage } from './protoLoader.js'
 import { HealthService } from './healthService.js'
 import type { ProcessCall } from './extProcService.js'
+import {
+  createGrpcServerCredentials,
+  type GrpcTlsMode,
+  type GrpcTlsSettings,
+} from './grpcCredentials.js'
 
 /** Fully-qualified name of the ext_proc service, as health checks name it. */
 export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor'
 
+/** The gRPC server, its health service, and how to start it. */
 export interface GrpcServerParts {
   readonly server: Server
   readonly health: HealthService
-  /** Binds and starts; resolves with the bound port. */
-  listen(address: string): Promise<number>
+  /** How the listener is secured; `off` until `listen` has bound it with TLS. */
+  readonly tlsMode: GrpcTlsMode
+  /**
+   * Binds and starts; resolves with the bound port. With `tls`, the certificate files are read
+   * and checked first: a bad file rejects with `ERR_CONFIG_INVALID` before anything is bound.
+   */
+  listen(address: string, tls?: GrpcTlsSettings): Promise<number>
 }
 
 let cachedPackage: GrpcObject | undefined
@@ -39,14 +50,23 @@ export function createGrpcServer(processHandler: (call: ProcessCall) => void): G
   const health = new HealthService([EXT_PROC_SERVICE_NAME])
   server.addService(serviceDefinition(pkg, EXT_PROC_SERVICE_NAME), { Process: processHandler })
   server.addService(serviceDefinition(pkg, 'grpc.health.v1.Health'), health.handlers())
+  let tlsMode: GrpcTlsMode = 'off'
   return {
     server,
     health,
-    listen: (address) =>
+    get tlsMode() {
+      return tlsMode
+    },
+    listen: (address, tls) =>
       new Promise((resolve, reject) => {
-        server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
-          if (err) reject(err)
-          else resolve(port)
+        const listener = createGrpcServerCredentials(tls)
+        server.bindAsync(address, listener.credentials, (err, port) => {
+          if (err) {
+            reject(err)
+          } else {
+            tlsMode = listener.mode
+            resolve(port)
+          }
         })
       }),
   }

@@ -18,3 +18,5 @@ export type {
 } from './streamDependencies.js'
 export { EXT_PROC_ATTRIBUTES_KEY, StreamProcessor } from './streamProcessor.js'
 export type { StreamOutput, StreamState } from './streamProcessor.js'
+export { createGrpcServerCredentials, grpcTlsMode } from './grpcCredentials.js'
+export type { GrpcTlsMode, GrpcTlsSettings } from './grpcCredentials.js'

@@ -7,6 +7,7 @@ import {
   parseJsonRpc,
   planMcpRequest,
   removeJsonMembers,
+  summarizeJsonRpc,
   type OverrideSettings,
   type RefusedMessage,
 } from '../mcp/index.js'
@@ -34,16 +35,28 @@ export interface McpDependencies {
   toolOwnsArgument(route: string, tool: string): boolean
 }
 
+/** What the body was, for metrics and logs (bounded method class, tool name). */
+export interface McpSummary {
+  readonly methodClass: string
+  readonly tool: string | undefined
+}
+
 export type McpRequestOutcome =
   | {
       readonly kind: 'forward'
+      readonly summary: McpSummary
       readonly identity: string
       /** The rewritten body, when an override had to be removed. */
       readonly body: Buffer | undefined
       /** How to rewrite the response's `tools/list` results, if at all. */
       readonly toolsList: ToolsListPlan | undefined
     }
-  | { readonly kind: 'refuse'; readonly reply: ProcessingResponseMessage; readonly code: SignerErrorCode }
+  | {
+      readonly kind: 'refuse'
+      readonly summary: McpSummary
+      readonly reply: ProcessingResponseMessage
+      readonly code: SignerErrorCode
+    }
 
 /** True when a route needs its JSON-RPC bodies read: it has a policy or allows overrides. */
 export function routeNeedsMcp(target: StreamSigningTarget): boolean {
@@ -63,6 +76,7 @@ export async function evaluateMcpRequest(
   caller: CallerContext,
 ): Promise<McpRequestOutcome> {
   const parsed = parseJsonRpc(body)
+  const summary = summarizeJsonRpc(parsed)
   const policy = target.policy !== undefined ? deps.policy(target.policy) : undefined
   if (target.policy !== undefined && policy === undefined) {
     throw new SignerError('ERR_POLICY_UNKNOWN', `cannot apply policy "${target.policy}" of route "${target.routeName}": it is not configured`)
@@ -78,7 +92,7 @@ export async function evaluateMcpRequest(
     agentSources: { claims, header: (name: string) => caller.header(name) },
     toolOwnsArgument: (tool) => deps.toolOwnsArgument(target.routeName, tool),
   })
-  if (plan.kind === 'refuse') return refusal(plan.batch, plan.refused)
+  if (plan.kind === 'refuse') return { ...refusal(plan.batch, plan.refused), summary }
   const rewritten =
     plan.removals.length > 0 ? Buffer.from(removeJsonMembers(body.toString('utf8'), plan.removals), 'utf8') : undefined
   const argument = deps.override.argument
@@ -101,7 +115,7 @@ export async function evaluateMcpRequest(
           onArgumentConflict: (tool: string) => deps.onArgumentConflict(target.routeName, tool),
         }
       : undefined
-  return { kind: 'forward', identity: plan.identity, body: rewritten, toolsList }
+  return { kind: 'forward', summary, identity: plan.identity, body: rewritten, toolsList }
 }
 
 /**
@@ -109,7 +123,10 @@ export async function evaluateMcpRequest(
  * override refusals), a JSON-RPC error per request (an array for batches); a refused body of
  * notifications only gets 202 with no body, as MCP answers notifications.
  */
-function refusal(batch: boolean, refused: readonly RefusedMessage[]): McpRequestOutcome {
+function refusal(
+  batch: boolean,
+  refused: readonly RefusedMessage[],
+): { kind: 'refuse'; reply: ProcessingResponseMessage; code: SignerErrorCode } {
   const first = refused[0] as RefusedMessage
   const requests = refused.filter((r) => r.id !== undefined)
   const headers: Array<[string, string]> = [[ERROR_CODE_HEADER, first.code]]

@@ -22,12 +22,19 @@ export interface StreamSigningInput {
   readonly stripHeaders: readonly string[]
 }
 
-/** How a request ended, for logs and metrics. */
-export type RequestOutcome = 'signed' | 'passed_through' | 'rejected' | 'error'
+/**
+ * How a request ended, for logs and metrics: signed, passed through (no target), denied (MCP
+ * policy or override refusal), rejected (other client errors: 4xx), error (ours or AWS's: 5xx).
+ */
+export type RequestOutcome = 'signed' | 'passed_through' | 'denied' | 'rejected' | 'error'
 
 export interface RequestReport {
   readonly routeName: string
   readonly method: string
+  /** Bounded method class: `get`, `delete`, MCP method classes, `batch`, `unparsed`, … */
+  readonly methodClass: string
+  /** The `tools/call` tool, when the body was read (logs only, never a metric label). */
+  readonly tool: string | undefined
   readonly identity: string | undefined
   readonly outcome: RequestOutcome
   readonly errorCode: string | undefined

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import type { AwsCredentials, CallerContext } from '../credentials/index.js'
 import { SignerError, isSignerError, type SignerErrorCode } from '../errors.js'
-import { isJsonContentType, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
+import { isJsonContentType, methodClass, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
 import { errorReply, httpStatusOf } from './errorReply.js'
 import type { ProcessingRequestMessage, ProcessingResponseMessage, StructMessage } from './messages.js'
 import { RequestHeaders } from './requestHeaders.js'
@@ -12,7 +12,7 @@ import {
   type HeaderChanges,
   type Phase,
 } from './responses.js'
-import { evaluateMcpRequest, routeNeedsMcp, type McpRequestOutcome } from './mcpRequest.js'
+import { evaluateMcpRequest, routeNeedsMcp, type McpRequestOutcome, type McpSummary } from './mcpRequest.js'
 import type { RequestOutcome, StreamDependencies, StreamSigningTarget } from './streamDependencies.js'
 import { ToolsListResponse } from './toolsListResponse.js'
 import { structToPlain } from './structValues.js'
@@ -51,6 +51,21 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref())
 }
 
+/**
+ * The method class before (or without) reading the body: GET is the SSE stream, DELETE ends a
+ * session; a POST is classed by the `Mcp-Method` header (MCP 2026-07-28) when present.
+ */
+function summaryFromHeaders(headers: RequestHeaders): McpSummary {
+  const method = headers.method
+  if (method === 'GET') return { methodClass: 'get', tool: undefined }
+  if (method === 'DELETE') return { methodClass: 'delete', tool: undefined }
+  if (method !== 'POST') return { methodClass: 'other_http', tool: undefined }
+  const mcpMethod = headers.get('mcp-method')
+  if (mcpMethod === undefined) return { methodClass: 'unparsed', tool: undefined }
+  const tool = mcpMethod === 'tools/call' ? headers.get('mcp-name') : undefined
+  return { methodClass: methodClass(mcpMethod), tool }
+}
+
 function metadataToPlain(namespaces: Record<string, StructMessage> | undefined): Record<string, unknown> {
   const result: Record<string, unknown> = {}
   for (const [namespace, struct] of Object.entries(namespaces ?? {})) result[namespace] = structToPlain(struct)
@@ -78,6 +93,8 @@ export class StreamProcessor {
   /** Forwarded dynamic metadata (`metadata_context`) of the headers message, by namespace. */
   private metadata: Record<string, unknown> = {}
   private readonly startedAt: number
+  /** What the request was, for metrics and logs; refined once the body is read. */
+  private summary: McpSummary = { methodClass: 'unknown', tool: undefined }
   /** Rewrites `tools/list` results in the response, when the request asked for them. */
   private toolsListResponse: ToolsListResponse | undefined
 
@@ -127,6 +144,7 @@ export class StreamProcessor {
     }
     const request = message.request_headers ?? {}
     this.headers = new RequestHeaders(request.headers)
+    this.summary = summaryFromHeaders(this.headers)
     const config = message.protocol_config
     this.bufferedBodyMode = config === undefined ? undefined : config.request_body_mode === 'BUFFERED'
     const attributes = structToPlain(message.attributes?.[EXT_PROC_ATTRIBUTES_KEY])
@@ -236,6 +254,7 @@ export class StreamProcessor {
   private async finishRequest(phase: 'request_headers' | 'request_body', payloadHash: string): Promise<void> {
     if (this.deferredError !== undefined) return this.replyError(this.deferredError)
     let target = this.target as StreamSigningTarget
+    const routeIdentity = target.identity
     let body: Buffer | undefined
     if (phase === 'request_body' && routeNeedsMcp(target)) {
       let outcome: McpRequestOutcome
@@ -245,6 +264,7 @@ export class StreamProcessor {
         return this.replyError(asSignerError(err, 'ERR_JSON_RPC_PARSE', 'cannot read the request body'))
       }
       if (this.abandoned()) return
+      this.summary = outcome.summary
       if (outcome.kind === 'refuse') return this.refuse(outcome.reply, outcome.code)
       if (outcome.identity !== target.identity) {
         target = { ...target, identity: outcome.identity }
@@ -278,7 +298,8 @@ export class StreamProcessor {
           payloadSha256Hex: payloadHash,
           signingDate: this.deps.now(),
           requestHeaderNames: this.headers.names(),
-          stripHeaders: this.deps.headersToStrip(target.identity),
+          // The route's own token header and that of an identity a call switched to.
+          stripHeaders: [...new Set([...this.deps.headersToStrip(routeIdentity), ...this.deps.headersToStrip(target.identity)])],
         },
         credentials,
       )
@@ -300,7 +321,7 @@ export class StreamProcessor {
 
   /** A local reply decided by the MCP layer (policy or override refusal). */
   private refuse(reply: ProcessingResponseMessage, code: SignerErrorCode): void {
-    this.report('rejected', code)
+    this.report(code === 'ERR_JSON_RPC_PARSE' ? 'rejected' : 'denied', code)
     this.stateValue = 'finished'
     this.out.send(reply)
     this.out.finish()
@@ -365,6 +386,8 @@ export class StreamProcessor {
     this.deps.observer.requestFinished({
       routeName: this.routeName,
       method: this.headers.method,
+      methodClass: this.summary.methodClass,
+      tool: this.summary.tool,
       identity: this.target?.identity,
       outcome,
       errorCode,

@@ -26,7 +26,7 @@ export interface ToolsListPlan {
 export class ToolsListResponse {
   private mode: 'untouched' | 'json' | 'sse' = 'untouched'
   private hadContentLength = false
-  private readonly jsonChunks: Buffer[] = []
+  private jsonDone = false
   private readonly splitter = new SseEventSplitter()
 
   constructor(
@@ -37,7 +37,13 @@ export class ToolsListResponse {
   onResponseHeaders(message: ProcessingRequestMessage): ProcessingResponseMessage {
     const headers = new RequestHeaders(message.response_headers?.headers)
     const mediaType = (headers.get('content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase()
-    if (headers.get(':status') !== '200' || message.response_headers?.end_of_stream === true) {
+    const encoding = headers.get('content-encoding')?.trim().toLowerCase()
+    if (
+      headers.get(':status') !== '200' ||
+      message.response_headers?.end_of_stream === true ||
+      (encoding !== undefined && encoding !== '' && encoding !== 'identity')
+    ) {
+      // Compressed bodies cannot be read here: they pass unfiltered (calls are still enforced).
       return continueResponse('response_headers')
     }
     if (mediaType === 'application/json') {
@@ -59,20 +65,21 @@ export class ToolsListResponse {
   onResponseBody(message: ProcessingRequestMessage): ProcessingResponseMessage {
     const chunk = message.response_body?.body ?? Buffer.alloc(0)
     const end = message.response_body?.end_of_stream === true
-    if (this.mode === 'json') return this.onJsonChunk(chunk, end)
+    if (this.mode === 'json') return this.onJsonChunk(chunk)
     if (this.mode === 'sse') return this.onSseChunk(chunk, end)
     return continueResponse('response_body')
   }
 
-  private onJsonChunk(chunk: Buffer, end: boolean): ProcessingResponseMessage {
-    this.jsonChunks.push(chunk)
-    if (!end) return continueResponse('response_body', undefined, Buffer.alloc(0))
-    const original = Buffer.concat(this.jsonChunks).toString('utf8')
-    const rewritten = this.rewriteJson(original)
-    if (rewritten === undefined) {
-      // Unchanged: give back exactly the bytes collected so far.
-      return continueResponse('response_body', undefined, Buffer.from(original, 'utf8'))
-    }
+  /**
+   * BUFFERED sends the whole body in one message (`end_of_stream` is false only when trailers
+   * follow), so the first message is the complete body.
+   */
+  private onJsonChunk(chunk: Buffer): ProcessingResponseMessage {
+    if (this.jsonDone) return continueResponse('response_body')
+    this.jsonDone = true
+    const rewritten = this.rewriteJson(chunk.toString('utf8'))
+    // Unchanged: no body mutation, so the bytes pass exactly as received.
+    if (rewritten === undefined) return continueResponse('response_body')
     const body = Buffer.from(rewritten, 'utf8')
     const lengthHeader = this.hadContentLength ? [['content-length', String(body.length)] as const] : []
     return continueResponse('response_body', { set: lengthHeader, remove: [] }, body)

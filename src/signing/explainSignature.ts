@@ -24,7 +24,7 @@ type StringToSignArgs = Parameters<SignatureV4['createStringToSign']>
  * Both are smithy's own protected steps, called by `sign`; overriding them only records their
  * results, so nothing of SigV4 is re-implemented. One instance serves one signature.
  */
-class RecordingSignatureV4 extends SignatureV4 {
+export class RecordingSignatureV4 extends SignatureV4 {
   canonicalRequest: string | undefined
   stringToSign: string | undefined
 

@@ -2,9 +2,12 @@
  * The signing layer: pure functions around `@smithy/signature-v4`.
  *
  * `signRequest` signs the product's minimal header set; `planSignatureHeaders` turns its result
- * into header changes; `signHttpRequest` and `explainSignature` sign arbitrary requests for the
- * conformance checks and the explain tool.
+ * into header changes; `explainRequest` and `canonicalRequestHash` re-sign a product request to
+ * show its canonical request (the explain command, debug logs); `signHttpRequest` and
+ * `explainSignature` sign arbitrary requests for the conformance checks.
  */
+export { canonicalRequestHash, explainRequest } from './explainRequest.js'
+export type { RequestExplanation } from './explainRequest.js'
 export { explainSignature } from './explainSignature.js'
 export type { SignatureExplanation } from './explainSignature.js'
 export { parseQuery } from './parseQuery.js'

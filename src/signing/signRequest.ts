@@ -72,6 +72,44 @@ function minimalHeaders(input: SignRequestInput): Record<string, string> {
 }
 
 /**
+ * The smithy request {@link signRequest} signs for `input`, after checking it: the wire path
+ * and parsed query, and exactly the minimal header set. Shared with `explainRequest` so the
+ * explanation is of the very request the server signs.
+ *
+ * @throws SignerError `ERR_SIGNING_FAILED` for malformed input
+ */
+export function productRequest(input: SignRequestInput): SmithyRequest {
+  assertWireInput(input)
+  return {
+    method: input.method,
+    protocol: 'https:',
+    // Smithy never reads hostname while signing; the signed authority is the host header.
+    hostname: input.host,
+    // The wire path goes in unchanged. With uriEscapePath=true smithy URI-encodes it once more
+    // (`%3A` becomes `%253A` in the canonical request), which is what AWS expects for every
+    // service except S3: the canonical URI is the encoded form of the already-encoded path.
+    // botocore does the same (see the MCP vector in shared/oracles/mcp-sigv4).
+    path: input.path,
+    query: parseQuery(input.query),
+    headers: minimalHeaders(input),
+  }
+}
+
+/** The {@link SignatureHeaders} of smithy's signed header set for `input`. */
+export function signatureHeadersOf(
+  input: SignRequestInput,
+  signed: Readonly<Record<string, string>>,
+): SignatureHeaders {
+  const result: SignatureHeaders = {
+    authorization: signed.authorization ?? '',
+    amzDate: signed['x-amz-date'] ?? '',
+    contentSha256: input.payloadSha256Hex,
+  }
+  const token = signed['x-amz-security-token']
+  return token === undefined ? result : { ...result, securityToken: token }
+}
+
+/**
  * Signs one upstream request with SigV4 and returns the headers to set on it.
  *
  * Signed headers are exactly `host`, `x-amz-date`, `x-amz-content-sha256`, plus
@@ -86,26 +124,7 @@ export async function signRequest(
   input: SignRequestInput,
   credentials: SigningCredentials,
 ): Promise<SignatureHeaders> {
-  assertWireInput(input)
-  const request: SmithyRequest = {
-    method: input.method,
-    protocol: 'https:',
-    // Smithy never reads hostname while signing; the signed authority is the host header.
-    hostname: input.host,
-    // The wire path goes in unchanged. With uriEscapePath=true smithy URI-encodes it once more
-    // (`%3A` becomes `%253A` in the canonical request), which is what AWS expects for every
-    // service except S3: the canonical URI is the encoded form of the already-encoded path.
-    // botocore does the same (see the MCP vector in shared/oracles/mcp-sigv4).
-    path: input.path,
-    query: parseQuery(input.query),
-    headers: minimalHeaders(input),
-  }
+  const request = productRequest(input)
   const signed = await runSigner(signerFor(credentials), credentials, request, input)
-  const result: SignatureHeaders = {
-    authorization: signed.authorization ?? '',
-    amzDate: signed['x-amz-date'] ?? '',
-    contentSha256: input.payloadSha256Hex,
-  }
-  const token = signed['x-amz-security-token']
-  return token === undefined ? result : { ...result, securityToken: token }
+  return signatureHeadersOf(input, signed)
 }

@@ -1,5 +1,5 @@
 import type { SignatureV4 } from '@smithy/signature-v4'
-import { createSigner } from './smithyAdapter.js'
+import { createSigner, type SignerSettings } from './smithyAdapter.js'
 import type { SigningCredentials } from './types.js'
 
 // Keyed by object identity: a credentials object is immutable and stands for one
@@ -8,16 +8,24 @@ import type { SigningCredentials } from './types.js'
 const signers = new WeakMap<SigningCredentials, SignatureV4>()
 
 /**
+ * Settings of the product signer: `applyChecksum: false`, because {@link signRequest} always
+ * supplies `x-amz-content-sha256` itself (smithy then neither hashes a body nor adds the
+ * header); `uriEscapePath: true`, which AWS requires for every service except S3.
+ */
+export const PRODUCT_SIGNER_SETTINGS: SignerSettings = Object.freeze({
+  applyChecksum: false,
+  uriEscapePath: true,
+})
+
+/**
  * Returns the product signer for a credentials object, creating it on first use.
  *
- * Settings: `applyChecksum: false`, because {@link signRequest} always supplies
- * `x-amz-content-sha256` itself (smithy then neither hashes a body nor adds the header);
- * `uriEscapePath: true`, which AWS requires for every service except S3.
+ * Settings: {@link PRODUCT_SIGNER_SETTINGS}.
  */
 export function signerFor(credentials: SigningCredentials): SignatureV4 {
   let signer = signers.get(credentials)
   if (signer === undefined) {
-    signer = createSigner(credentials, { applyChecksum: false, uriEscapePath: true })
+    signer = createSigner(credentials, PRODUCT_SIGNER_SETTINGS)
     signers.set(credentials, signer)
   }
   return signer

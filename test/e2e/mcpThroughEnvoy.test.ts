@@ -196,7 +196,7 @@ describe('MCP through the Envoy emulator to SigV4-verifying upstreams', () => {
 
   it('keeps secrets out of logs and metrics', async () => {
     const metrics = await fetch(`http://127.0.0.1:${f.app.httpPort}/metrics`).then((r) => r.text())
-    expect(metrics).toMatch(/mcp_sigv4_requests_total\{route="aws_mcp_us_east_1",outcome="signed",error_code=""\} \d+/)
+    expect(metrics).toMatch(/mcp_sigv4_requests_total\{route="aws_mcp_us_east_1",method_class="unparsed",outcome="signed",error_code=""\} \d+/)
     const secrets = [BASE.secretAccessKey, BASE.sessionToken, 'client-secret-token', 'client-injected-token']
     for (const c of f.sts.issued.values()) secrets.push(c.secretAccessKey, c.sessionToken)
     const everything = f.logs.join('') + metrics
