@@ -1,66 +1,74 @@
 #!/usr/bin/env node
 import { pathToFileURL } from 'node:url'
-import { startApp, type RunningApp } from './app.js'
+import { runExplain } from './cli/explainCommand.js'
 import { ConfigInvalidError, loadConfig } from './config/index.js'
-import { createLogger } from './logging/logger.js'
+import { isSignerError } from './errors.js'
+import { runServer, type ServerHandle } from './serverRunner.js'
 
 const USAGE = `usage: mcp-sigv4-extproc [--config <file>] [--check-config]
+       mcp-sigv4-extproc explain --help
 
   --config <file>   YAML configuration (default: $MCP_SIGV4_CONFIG, else the embedded default)
   --check-config    validate the configuration, print the result and exit
   --help            show this text
+  explain           show how a captured request would be signed (SignatureDoesNotMatch debugging)
 
+Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.
 Environment: MCP_SIGV4_CONFIG (config file), MCP_SIGV4__<SECTION>__<KEY> (override one setting),
-and the standard AWS variables read by the credential providers.
+MCP_SIGV4_FALLBACK_AGENT, and the standard AWS variables read by the credential providers.
 `
 
 /**
- * The composition root's entry point: load the configuration, start the app, and stop it on
- * SIGTERM/SIGINT. Returns the exit code for failures before start; a running server exits 0
- * after a graceful stop.
+ * The composition root's entry point: load the configuration, start the server, and wire the
+ * signals (SIGTERM/SIGINT: graceful stop; SIGHUP: reload). Returns the exit code for failures
+ * before start; a running server exits 0 after a graceful stop.
  */
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   stderr: NodeJS.WritableStream,
+  stdout: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
+  if (argv[0] === 'explain') return runExplain(argv.slice(1), env, stdout, stderr)
   if (argv.includes('--help') || argv.includes('-h')) {
     stderr.write(USAGE)
     return 0
   }
-  let loaded
+  let server: ServerHandle
   try {
-    loaded = loadConfig({ argv, env })
+    if (argv.includes('--check-config')) {
+      const { source } = loadConfig({ argv, env })
+      stderr.write(`configuration ${source} is valid\n`)
+      return 0
+    }
+    server = await runServer({ argv, env })
   } catch (err) {
-    if (err instanceof ConfigInvalidError) {
+    // Invalid configuration, including TLS files that cannot be loaded at start-up.
+    if (err instanceof ConfigInvalidError || isSignerError(err, 'ERR_CONFIG_INVALID')) {
       stderr.write(`${err.message}\n`)
       return 2
     }
     throw err
   }
-  if (argv.includes('--check-config')) {
-    stderr.write(`configuration ${loaded.source} is valid\n`)
-    return 0
-  }
-  const logger = createLogger(loaded.config.logging.level)
-  logger.info({ source: loaded.source, overrides: loaded.overrides }, 'configuration loaded')
-  const app: RunningApp = await startApp({ config: loaded.config, logger })
+  wireSignals(server)
+  return 0
+}
+
+function wireSignals(server: ServerHandle): void {
   let stopping = false
-  const stop = (signal: string): void => {
+  const stop = (): void => {
     if (stopping) return
     stopping = true
-    logger.info({ signal }, 'shutting down')
-    app.stop().then(
+    server.stop().then(
       () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err_message: (err as Error).message }, 'shutdown failed')
-        process.exit(1)
-      },
+      () => process.exit(1),
     )
   }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
-  return 0
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  process.on('SIGHUP', () => {
+    if (!stopping) server.reload()
+  })
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
