@@ -150,11 +150,11 @@ describe('credential rotation under parallel load', () => {
 
   beforeAll(async () => {
     // Credentials live 4 s: refreshed about every 2 s, never used within 1 s of expiry. The
-    // recommended Envoy settings (envoy/envoy.yaml): message_timeout 2 s — the whole chain shares
+    // recommended Envoy settings (envoy/envoy.yaml), with a 5 s message_timeout — the whole chain shares
     // one 2-core process here, and 200 simultaneous streams queue for longer than 200 ms — and
     // ext_proc_graceful_grpc_close, without which Node's HTTP/2 server answers a flood of stream
     // resets under this concurrency with GOAWAY (see README, troubleshooting).
-    f = await startCallerE2e({ credentialSeconds: 4, messageTimeoutMs: 2000, gracefulGrpcClose: true })
+    f = await startCallerE2e({ credentialSeconds: 4, messageTimeoutMs: 5000, gracefulGrpcClose: true })
   })
   afterAll(async () => {
     await f?.close()
