@@ -12,6 +12,7 @@ import {
   type McpRequestOutcome,
 } from './mcpRequest.js'
 import type { StreamSigningTarget } from './streamDependencies.js'
+import { AWS_MCP_TARGET } from '../../test/support/signingTarget.js'
 
 const { config } = loadConfig({
   text: `
@@ -44,17 +45,7 @@ const POLICIES = new Map([
 
 const META_KEY = 'mcp-sigv4/identity'
 
-const TARGET: StreamSigningTarget = {
-  routeName: 'aws-mcp',
-  host: 'aws-mcp.us-east-1.api.aws',
-  path: '/mcp',
-  query: '',
-  region: 'us-east-1',
-  service: 'aws-mcp',
-  identity: 'default',
-  allowedIdentities: [],
-  policy: undefined,
-}
+const TARGET: StreamSigningTarget = AWS_MCP_TARGET
 
 interface FakeDeps extends McpDependencies {
   readonly claimCalls: Array<[string, CallerContext]>

@@ -5,19 +5,10 @@ import { SignerError } from '../errors.js'
 import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
 import type { RequestReport, StreamDependencies, StreamSigningInput, StreamSigningTarget } from './streamDependencies.js'
 import { OVERRIDE_GRACE_MS, StreamProcessor } from './streamProcessor.js'
+import { AWS_MCP_TARGET } from '../../test/support/signingTarget.js'
 
 const CREDS = freezeCredentials({ accessKeyId: 'AKIDTEST', secretAccessKey: 'SECRET', sessionToken: 'TOKEN' })
-const TARGET: StreamSigningTarget = {
-  routeName: 'aws-mcp',
-  host: 'aws-mcp.us-east-1.api.aws',
-  path: '/mcp',
-  query: '',
-  region: 'us-east-1',
-  service: 'aws-mcp',
-  identity: 'default',
-  allowedIdentities: [],
-  policy: undefined,
-}
+const TARGET: StreamSigningTarget = AWS_MCP_TARGET
 
 interface Harness {
   processor: StreamProcessor

@@ -12,6 +12,7 @@ import type {
   StreamSigningTarget,
 } from './streamDependencies.js'
 import { StreamProcessor } from './streamProcessor.js'
+import { AWS_MCP_TARGET } from '../../test/support/signingTarget.js'
 
 const { config } = loadConfig({
   text: `
@@ -27,17 +28,7 @@ mcp:
 `,
 })
 
-const TARGET: StreamSigningTarget = {
-  routeName: 'aws-mcp',
-  host: 'aws-mcp.us-east-1.api.aws',
-  path: '/mcp',
-  query: '',
-  region: 'us-east-1',
-  service: 'aws-mcp',
-  identity: 'default',
-  allowedIdentities: [],
-  policy: undefined,
-}
+const TARGET: StreamSigningTarget = AWS_MCP_TARGET
 const POLICY_TARGET: StreamSigningTarget = { ...TARGET, policy: 'ops' }
 const OVERRIDE_TARGET: StreamSigningTarget = { ...TARGET, allowedIdentities: ['prod', 'staging'] }
 

@@ -6,19 +6,10 @@ import { freezeCredentials } from '../../src/credentials/index.js'
 import { createLogger } from '../../src/logging/logger.js'
 import { Metrics, createRequestObserver } from '../../src/metrics/index.js'
 import { canonicalRequestHash } from '../../src/signing/index.js'
+import { AWS_MCP_TARGET } from '../support/signingTarget.js'
 
 const CREDS = freezeCredentials({ accessKeyId: 'AKIDDEBUGHASH0000001', secretAccessKey: 'debug-secret-value-123', sessionToken: 'debug-token-value-456' })
-const TARGET = {
-  routeName: 'r1',
-  host: 'aws-mcp.us-east-1.api.aws',
-  path: '/mcp',
-  query: '',
-  region: 'us-east-1',
-  service: 'aws-mcp',
-  identity: 'default',
-  allowedIdentities: [],
-  policy: undefined,
-}
+const TARGET = AWS_MCP_TARGET
 
 function generation(level: string) {
   const lines: string[] = []
