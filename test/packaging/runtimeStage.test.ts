@@ -298,6 +298,13 @@ describe.skipIf(SKIP_REPLAY)('Dockerfile runtime stage, replayed outside Docker'
     expect(metrics).toMatch(/^mcp_sigv4_requests_total\{[^}]*outcome="signed"[^}]*\} 1$/m)
   })
 
+  it('reloads its configuration on SIGHUP and keeps serving', async () => {
+    server.child.kill('SIGHUP')
+    const line = await server.waitForLog('configuration reloaded', 5_000)
+    expect(line['restart_needed']).toEqual([])
+    expect((await fetch(`${httpBase}/readyz`)).status).toBe(200)
+  })
+
   it('drains on SIGTERM (health NOT_SERVING) and exits 0 within the shutdown grace', async () => {
     const health = new grpcPkg.grpc.health.v1.Health(grpcAddress, credentials.createInsecure())
     const statuses: string[] = []
