@@ -11,8 +11,11 @@ import {
 import { McpPolicy } from './mcp/index.js'
 import type { Metrics } from './metrics/index.js'
 import type { StreamDependencies, StreamLifecycleObserver, StreamObserver } from './protocol/index.js'
-import { resolveSigningTarget } from './routing/index.js'
+import { createSigningTargetResolver } from './routing/index.js'
 import { canonicalRequestHash, planSignatureHeaders, signRequest } from './signing/index.js'
+
+/** Request headers in the server's own namespace, removed before forwarding. */
+const OWN_HEADER_PREFIX = 'x-mcp-sigv4-'
 
 /** What lives across configuration reloads. */
 export interface SharedParts {
@@ -68,6 +71,8 @@ export function buildGeneration(config: Readonly<Config>, shared: SharedParts): 
     Object.entries(config.mcp.policies).map(([name, policy]) => [name, { rules: new McpPolicy(name, policy), config: policy }]),
   )
   const debug = logger.isLevelEnabled('debug')
+  // Each route's keys are resolved once per configuration, not once per request.
+  const resolveTarget = createSigningTargetResolver({ staticRoutes: config.routes })
   const deps: StreamDependencies = {
     settings: {
       maxBodyBytes: config.server.max_body_bytes,
@@ -75,7 +80,7 @@ export function buildGeneration(config: Readonly<Config>, shared: SharedParts): 
       // Bounded by the STS call timeout: longer would only delay Envoy's own 504.
       credentialWaitTimeoutMs: Math.min(config.server.credential_wait_timeout_ms, config.sts.timeout_ms + 1000),
     },
-    resolveTarget: (input) => resolveSigningTarget({ ...input, staticRoutes: config.routes }),
+    resolveTarget,
     lookupIdentity: (name, caller) => identities.lookup(name, caller),
     headersToStrip: (name) => identities.headersToStrip(name),
     sign: async (input, credentials) => {
@@ -97,7 +102,11 @@ export function buildGeneration(config: Readonly<Config>, shared: SharedParts): 
         logger.debug({ route: input.target.routeName, canonical_request_sha256: hash }, 'signed')
       }
       const plan = planSignatureHeaders(input.requestHeaderNames, signed)
-      const strip = input.stripHeaders.filter((h) => input.requestHeaderNames.includes(h))
+      // Never forwarded: the caller's token header, and anything in our own header namespace a
+      // client may have sent (route keys travel as gRPC metadata from Envoy, never as headers).
+      const strip = input.requestHeaderNames.filter(
+        (h) => h.startsWith(OWN_HEADER_PREFIX) || input.stripHeaders.includes(h),
+      )
       return strip.length === 0 ? plan : { set: plan.set, remove: [...plan.remove, ...strip] }
     },
     now: shared.now,

@@ -133,6 +133,14 @@ const webIdentity = z.strictObject({
   fallback_role_arn: roleArn.optional(),
   /** The claim that names the AWS session (`RoleSessionName`), made valid when it is not. */
   session_name_claim: z.string().min(1).default('sub'),
+  /**
+   * Prepended to the session name, e.g. `idp-a.`: callers of two identity providers with the
+   * same subject, mapped to one role, then stay two AWS principals.
+   */
+  session_name_prefix: z
+    .string()
+    .regex(/^[\w+=,.@-]{0,32}$/, 'expected at most 32 characters of [A-Za-z0-9_+=,.@-]')
+    .default(''),
   duration_seconds: z.number().int().min(900).max(43200).default(3600),
   /** STS region; default: the `sts.region` setting. */
   region: region.optional(),

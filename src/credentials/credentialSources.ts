@@ -2,6 +2,7 @@ import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient } from '
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers'
 import type { AssumeRoleIdentityConfig, IdentityConfig } from '../config/index.js'
 import { SignerError } from '../errors.js'
+import { concurrencyLimit } from './concurrencyLimit.js'
 import { freezeCredentials, type AwsCredentials, type CredentialSource } from './awsCredentials.js'
 
 /** What a credential source needs from the rest of the system. */
@@ -34,6 +35,14 @@ export interface StsLike {
   }>
 }
 
+/**
+ * Concurrent calls per STS client. The SDK's HTTP handler opens at most 50 sockets per client
+ * (`maxSockets` of its agent): further calls would only wait inside it, after paying the SDK's
+ * per-call work up front — which, for a burst of new callers, blocked the event loop for the
+ * whole burst at once (see README, Performance). Waiting here costs nothing until a slot frees.
+ */
+export const STS_MAX_CONCURRENT_CALLS = 50
+
 /** The default STS client factory: the real SDK client; retries beyond one are left to our cache. */
 export function createSdkStsClient(options: StsClientOptions): StsLike {
   const client = new STSClient({
@@ -42,7 +51,11 @@ export function createSdkStsClient(options: StsClientOptions): StsLike {
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     maxAttempts: 2,
   })
-  return { send: (command, sendOptions) => client.send(command as AssumeRoleCommand, sendOptions) }
+  const limit = concurrencyLimit(STS_MAX_CONCURRENT_CALLS)
+  return {
+    send: (command, sendOptions) =>
+      limit(() => client.send(command as AssumeRoleCommand, sendOptions), sendOptions?.abortSignal),
+  }
 }
 
 /** Identities whose credentials do not depend on the caller. */

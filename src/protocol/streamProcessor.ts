@@ -85,7 +85,9 @@ export class StreamProcessor {
   private target: StreamSigningTarget | undefined
   private deferredError: SignerError | undefined
   private credentials: CredentialsHandle | undefined
-  private readonly bodyHash: Hash = createHash('sha256')
+  /** Created with the first body chunk: pass-through streams never hash. */
+  private bodyHash: Hash | undefined
+  /** The body as received, by reference: hashed as it arrives, read only on MCP routes and for error ids. */
   private readonly bodyChunks: Buffer[] = []
   private bodyBytes = 0
   /** From `protocol_config`: true/false when Envoy told us, undefined for Envoy < 1.34. */
@@ -213,6 +215,7 @@ export class StreamProcessor {
     if (this.bodyBytes > this.deps.settings.maxBodyBytes) {
       return this.replyError(bodyTooLarge(this.deps.settings.maxBodyBytes))
     }
+    this.bodyHash ??= createHash('sha256')
     this.bodyHash.update(chunk)
     this.bodyChunks.push(chunk)
     // BUFFERED sends the whole body in one message; end_of_stream is false only when trailers
@@ -259,7 +262,7 @@ export class StreamProcessor {
     if (phase === 'request_body' && routeNeedsMcp(target)) {
       let outcome: McpRequestOutcome
       try {
-        outcome = await evaluateMcpRequest(this.deps.mcp, target, Buffer.concat(this.bodyChunks), this.caller())
+        outcome = await evaluateMcpRequest(this.deps.mcp, target, this.body(), this.caller())
       } catch (err) {
         return this.replyError(asSignerError(err, 'ERR_JSON_RPC_PARSE', 'cannot read the request body'))
       }
@@ -298,8 +301,7 @@ export class StreamProcessor {
           payloadSha256Hex: payloadHash,
           signingDate: this.deps.now(),
           requestHeaderNames: this.headers.names(),
-          // The route's own token header and that of an identity a call switched to.
-          stripHeaders: [...new Set([...this.deps.headersToStrip(routeIdentity), ...this.deps.headersToStrip(target.identity)])],
+          stripHeaders: this.stripHeaders(routeIdentity, target.identity),
         },
         credentials,
       )
@@ -309,6 +311,8 @@ export class StreamProcessor {
     if (this.abandoned()) return
     this.deps.observer.signed((this.deps.monotonicMs() - started) / 1000)
     this.stateValue = 'request_complete'
+    // Nothing reads the body any more: let it go now rather than with the stream.
+    this.bodyChunks.length = 0
     this.report('signed', undefined)
     if (body === undefined) {
       this.out.send(continueResponse(phase, changes))
@@ -317,6 +321,13 @@ export class StreamProcessor {
     // The body changed: Envoy keeps content-length in BUFFERED mode and rejects a mismatch.
     const withLength = { set: [...changes.set, ['content-length', String(body.length)] as const], remove: changes.remove }
     this.out.send(continueResponse(phase, withLength, body))
+  }
+
+  /** The route's own token header and that of an identity a call switched to. */
+  private stripHeaders(routeIdentity: string, identity: string): readonly string[] {
+    const route = this.deps.headersToStrip(routeIdentity)
+    if (identity === routeIdentity) return route
+    return [...new Set([...route, ...this.deps.headersToStrip(identity)])]
   }
 
   /** A local reply decided by the MCP layer (policy or override refusal). */
@@ -379,7 +390,15 @@ export class StreamProcessor {
   private jsonRpcIdField(): { jsonRpcId?: JsonRpcId } {
     if (this.headers.method !== 'POST' || !isJsonContentType(this.headers.get('content-type'))) return {}
     const complete = this.bodyChunks.length > 0 && this.bodyBytes <= this.deps.settings.maxBodyBytes
-    return { jsonRpcId: complete ? readJsonRpcId(Buffer.concat(this.bodyChunks)) : null }
+    return { jsonRpcId: complete ? readJsonRpcId(this.body()) : null }
+  }
+
+  /**
+   * The request body. BUFFERED mode delivers it in one message, which is used as it is: the body
+   * is only copied when it came in several chunks (Envoy < 1.34 without protocol_config).
+   */
+  private body(): Buffer {
+    return this.bodyChunks.length === 1 ? (this.bodyChunks[0] as Buffer) : Buffer.concat(this.bodyChunks)
   }
 
   private report(outcome: RequestOutcome, errorCode: string | undefined): void {

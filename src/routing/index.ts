@@ -3,8 +3,16 @@
  * `xds.route_metadata` text format, static config) to the target it must be signed for.
  */
 
-export { resolveSigningTarget, DEFAULT_IDENTITY, UNKNOWN_ROUTE } from './signingTarget.js'
-export type { SigningTarget, SigningTargetInput } from './signingTarget.js'
+export {
+  resolveSigningTarget,
+  resolveRouteTarget,
+  targetForRequest,
+  DEFAULT_IDENTITY,
+  UNKNOWN_ROUTE,
+} from './signingTarget.js'
+export type { RouteTarget, SigningTarget, SigningTargetInput } from './signingTarget.js'
+export { createSigningTargetResolver } from './signingTargetResolver.js'
+export type { RequestTargetInput, SigningTargetResolverOptions } from './signingTargetResolver.js'
 export type { AttributeValue } from './attributeValue.js'
 export { ROUTE_METADATA_ATTRIBUTE, ROUTE_NAME_ATTRIBUTE } from './attributeValue.js'
 export { ROUTE_KEYS } from './routeKeys.js'

@@ -48,6 +48,81 @@ export interface SigningTarget {
 }
 
 /**
+ * The part of a signing target that depends on the route alone (its keys), not on the request:
+ * everything but the upstream path and query. Requests of one route share it.
+ */
+export interface RouteTarget {
+  readonly routeName: string
+  /** The checked key values (host lower-cased), for the per-request path rewrite. */
+  readonly values: CheckedRouteValues
+  readonly identity: string
+  readonly allowedIdentities: readonly string[]
+  readonly policy: string | undefined
+  /**
+   * Region and service, or the error that they could not be resolved. Kept rather than thrown
+   * so a request reports a path rewrite mismatch first, as when resolved in one go.
+   */
+  readonly regionService: { readonly region: string; readonly service: string } | SignerError
+  readonly sources: RouteKeySources
+}
+
+/**
+ * Resolves the route-level part of the signing target, or returns `null` when no source sets
+ * `host` (the route is passed through). Throws like {@link resolveSigningTarget} for invalid
+ * or unreadable keys. The result is frozen: it may be shared by many requests.
+ */
+export function resolveRouteTarget(input: RouteKeyInputs): RouteTarget | null {
+  const routeName = routeNameAttribute(input.attributes) ?? UNKNOWN_ROUTE
+  const { values, sources } = collectRouteValues(input, routeName)
+  if (values.host === undefined) return null
+  const checked = checkRouteValues(routeName, { ...values, host: values.host }, sources)
+  const resolvedSources: RouteKeySources = { ...sources }
+  let regionService: RouteTarget['regionService']
+  try {
+    regionService = resolveRegionService(routeName, checked, resolvedSources)
+  } catch (err) {
+    if (!(err instanceof SignerError)) throw err
+    regionService = err
+  }
+  resolvedSources.identity ??= 'default'
+  const allowedIdentities = (checked.identities ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  return Object.freeze({
+    routeName,
+    values: Object.freeze(checked),
+    identity: checked.identity ?? DEFAULT_IDENTITY,
+    allowedIdentities: Object.freeze([...new Set(allowedIdentities)]),
+    policy: checked.policy,
+    regionService,
+    sources: Object.freeze(resolvedSources),
+  })
+}
+
+/**
+ * The signing target of one request of a route: the route's target with the upstream path and
+ * query resolved from the request's `:path`. Throws `ERR_PATH_REWRITE_MISMATCH` (request outside
+ * `path_prefix`), then `ERR_ROUTE_TARGET_INCOMPLETE` (region or service unknown).
+ */
+export function targetForRequest(route: RouteTarget, requestPath: string): SigningTarget {
+  const { path, query } = resolveUpstreamPath(route.routeName, route.values, requestPath)
+  if (route.regionService instanceof SignerError) throw route.regionService
+  return {
+    routeName: route.routeName,
+    host: route.values.host,
+    path,
+    query,
+    region: route.regionService.region,
+    service: route.regionService.service,
+    identity: route.identity,
+    allowedIdentities: route.allowedIdentities,
+    policy: route.policy,
+    sources: route.sources,
+  }
+}
+
+/**
  * Resolves the signing target, or returns `null` when no source sets `host` (a route that is
  * not AWS-bound: pass the request through untouched).
  * Throws `SignerError` with `ERR_ROUTE_METADATA_INVALID` (unreadable or invalid values),
@@ -55,32 +130,8 @@ export interface SigningTarget {
  * `ERR_ROUTE_TARGET_INCOMPLETE` (region or service neither set nor inferable).
  */
 export function resolveSigningTarget(input: SigningTargetInput): SigningTarget | null {
-  const routeName = routeNameAttribute(input.attributes) ?? UNKNOWN_ROUTE
-  const { values, sources } = collectRouteValues(input, routeName)
-  if (values.host === undefined) return null
-  const checked = checkRouteValues(routeName, { ...values, host: values.host }, sources)
-  const { path, query } = resolveUpstreamPath(routeName, checked, input.requestPath)
-  const resolvedSources: RouteKeySources = { ...sources }
-  const { region, service } = resolveRegionService(routeName, checked, resolvedSources)
-  resolvedSources.identity ??= 'default'
-  const identity = checked.identity ?? DEFAULT_IDENTITY
-  const host = checked.host
-  const allowedIdentities = (checked.identities ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '')
-  return {
-    routeName,
-    host,
-    path,
-    query,
-    region,
-    service,
-    identity,
-    allowedIdentities: [...new Set(allowedIdentities)],
-    policy: checked.policy,
-    sources: resolvedSources,
-  }
+  const route = resolveRouteTarget(input)
+  return route === null ? null : targetForRequest(route, input.requestPath)
 }
 
 /** Region and service as set, else inferred from the host (recorded as `inferred`). */

@@ -10,6 +10,10 @@ export interface SignatureHeaderPlan {
 
 const AMZ_PREFIX = 'x-amz-'
 
+/** The names set without and with a session token (built once, not per request). */
+const SET_NAMES = new Set(['authorization', 'x-amz-date', 'x-amz-content-sha256'])
+const SET_NAMES_WITH_TOKEN = new Set([...SET_NAMES, 'x-amz-security-token'])
+
 /**
  * Plans the header mutation for a signature.
  *
@@ -36,7 +40,7 @@ export function planSignatureHeaders(
     ['x-amz-content-sha256', signed.contentSha256],
   ]
   if (signed.securityToken !== undefined) set.push(['x-amz-security-token', signed.securityToken])
-  const setNames = new Set(set.map(([name]) => name))
+  const setNames = signed.securityToken !== undefined ? SET_NAMES_WITH_TOKEN : SET_NAMES
   const remove = new Set<string>()
   for (const name of clientHeaderNames) {
     const lower = name.toLowerCase()

@@ -38,10 +38,12 @@ export function createSigner(
   credentials: SigningCredentials,
   settings: SignerSettings,
 ): SignatureV4 {
-  const noRegion = new SignerError('ERR_ROUTE_TARGET_INCOMPLETE', 'cannot sign request: no region')
   return new SignatureV4({
     credentials,
-    region: () => Promise.reject(noRegion),
+    // The error is built only if ever needed: capturing a stack per signer showed in the
+    // profile of a burst of new callers (one signer per credential set).
+    region: () =>
+      Promise.reject(new SignerError('ERR_ROUTE_TARGET_INCOMPLETE', 'cannot sign request: no region')),
     service: '',
     sha256: Sha256,
     applyChecksum: settings.applyChecksum,

@@ -140,12 +140,15 @@ export class WebIdentityResolver {
         `cannot authenticate the caller: the token has no "${config.session_name_claim}" claim to name the session`,
       )
     }
-    const sessionName = sessionNameFrom(sessionClaim)
+    const sessionName = sessionNameFrom(`${config.session_name_prefix}${sessionClaim}`)
     const caller =
       claims.verified && claims.issuer !== undefined && claims.subject !== undefined
         ? `verified\n${claims.issuer}\n${claims.subject}`
         : `token\n${digest}`
-    const key = `web_identity:${name}:${sha256([role.roleArn, sessionName, caller].join('\n'))}`
+    // The scope-down of the matched rule is part of the key: a caller whose claims now select a
+    // scoped rule of the same role must not keep an unscoped set.
+    const scope = JSON.stringify([role.sessionPolicy ?? null, role.policyArns ?? [], role.durationSeconds ?? null])
+    const key = `web_identity:${name}:${sha256([role.roleArn, sessionName, caller, scope].join('\n'))}`
     const fetch = (): Promise<AwsCredentials> =>
       assumeRoleWithWebIdentity(
         this.options.sts,
