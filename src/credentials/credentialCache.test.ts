@@ -196,6 +196,6 @@ describe('CredentialCache', () => {
     expect(cache.peek('k', fetch)).toBeUndefined()
     await cache.get('k', fetch)
     expect(cache.peek('k', fetch)?.credentials.accessKeyId).toBe('P')
-    expect(cache.secondsUntilExpiry('k')).toBe(3600)
+    expect(cache.expiries()).toEqual([{ key: 'k', seconds: 3600 }])
   })
 })

@@ -123,14 +123,6 @@ export class CredentialCache {
     return this.startFetch(key, fetch, options)
   }
 
-  /** Seconds until the cached credentials of `key` expire, for metrics; undefined if none. */
-  secondsUntilExpiry(key: string): number | undefined {
-    const entry = this.entries.peek(key)
-    if (entry === undefined) return undefined
-    const expiration = entry.credentials.expiration?.getTime()
-    return expiration === undefined ? undefined : (expiration - this.options.now()) / 1000
-  }
-
   /** Seconds until expiry of every cached set that has an expiration, by key (for metrics). */
   expiries(): Array<{ readonly key: string; readonly seconds: number }> {
     const now = this.options.now()

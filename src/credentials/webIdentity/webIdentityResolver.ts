@@ -55,18 +55,10 @@ export class WebIdentityResolver {
   lookup(caller: CallerContext): IdentityLookup {
     const extracted = extractToken(this.options.config.token, caller)
     const digest = sha256(extracted.token)
-    const known = this.verifiedTokens.get(digest)
-    if (known !== undefined) {
-      this.checkEnvoyClaims(known, extracted)
-      return this.forCaller(known, extracted, digest)
-    }
-    if (!this.verifier.verifiesLocally) {
-      return this.forCaller(this.trustedClaims(extracted), extracted, digest)
-    }
-    const pending = this.verifier.verify(extracted.token).then((claims) => {
-      this.checkEnvoyClaims(claims, extracted)
-      this.rememberVerified(digest, claims)
-      const lookup = this.forCaller(claims, extracted, digest)
+    const claims = this.claimsOf(extracted, digest)
+    if (!(claims instanceof Promise)) return this.forCaller(claims, extracted, digest)
+    const pending = claims.then((verified) => {
+      const lookup = this.forCaller(verified, extracted, digest)
       return 'ready' in lookup ? lookup.ready : lookup.pending
     })
     return { pending }
@@ -79,18 +71,29 @@ export class WebIdentityResolver {
   async verifiedClaims(caller: CallerContext): Promise<Readonly<Record<string, unknown>> | undefined> {
     try {
       const extracted = extractToken(this.options.config.token, caller)
-      const digest = sha256(extracted.token)
-      let claims = this.verifiedTokens.get(digest)
-      if (claims === undefined && this.verifier.verifiesLocally) {
-        claims = await this.verifier.verify(extracted.token)
-        this.rememberVerified(digest, claims)
-      }
-      if (claims === undefined) claims = this.trustedClaims(extracted)
-      this.checkEnvoyClaims(claims, extracted)
+      const claims = await this.claimsOf(extracted, sha256(extracted.token))
       return claims.verified ? claims.claims : undefined
     } catch {
       return undefined
     }
+  }
+
+  /**
+   * The claims of a token: from the verified-token cache, verified now (the only asynchronous
+   * case), or without local verification. Synchronous failures throw at once.
+   */
+  private claimsOf(extracted: ExtractedToken, digest: string): CallerClaims | Promise<CallerClaims> {
+    const known = this.verifiedTokens.get(digest)
+    if (known !== undefined) {
+      this.checkEnvoyClaims(known, extracted)
+      return known
+    }
+    if (!this.verifier.verifiesLocally) return this.trustedClaims(extracted)
+    return this.verifier.verify(extracted.token).then((claims) => {
+      this.checkEnvoyClaims(claims, extracted)
+      this.rememberVerified(digest, claims)
+      return claims
+    })
   }
 
   /** Claims without local verification: Envoy's jwt_authn payload, or the decoded token. */
