@@ -26,9 +26,9 @@ export interface BenchOptions {
 }
 
 export const USAGE = `npm run bench -- [flags]
-  --duration=<s>        measured seconds per throughput scenario (default 5)
+  --duration=<s>        measured seconds per throughput scenario (default 6)
   --warmup=<s>          warm-up seconds before each (default 1.5)
-  --rounds=<n>          interleaved rounds the measured seconds are split into (default 3)
+  --rounds=<n>          interleaved rounds the measured seconds are split into (default 6)
   --concurrency=<n>     concurrent streams (default 32)
   --cold-callers=<n>    cold-identities callers (default 500)
   --sts-latency=<ms>    fake STS delay in cold-identities (default 300)
@@ -65,9 +65,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   return {
     concurrency: num('concurrency', 32),
-    durationMs: num('duration', 5) * 1000,
+    durationMs: num('duration', 6) * 1000,
     warmupMs: num('warmup', 1.5) * 1000,
-    rounds: Math.round(num('rounds', 3)),
+    rounds: Math.round(num('rounds', 6)),
     coldCallers: num('cold-callers', 500),
     stsLatencyMs: num('sts-latency', 300),
     warmCallerConcurrency: num('warm-concurrency', 1),

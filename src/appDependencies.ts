@@ -83,7 +83,7 @@ export function buildGeneration(config: Readonly<Config>, shared: SharedParts): 
     resolveTarget,
     lookupIdentity: (name, caller) => identities.lookup(name, caller),
     headersToStrip: (name) => identities.headersToStrip(name),
-    sign: async (input, credentials) => {
+    sign: (input, credentials) => {
       const request = {
         method: input.method,
         host: input.target.host,
@@ -95,19 +95,19 @@ export function buildGeneration(config: Readonly<Config>, shared: SharedParts): 
         service: input.target.service,
         signingDate: input.signingDate,
       }
-      const signed = await signRequest(request, credentials)
+      const signed = signRequest(request, credentials)
       if (debug) {
         // Signs a second time: only at debug level. Matches the hash AWS reports.
-        const hash = await canonicalRequestHash(request, credentials)
+        const hash = canonicalRequestHash(request, credentials)
         logger.debug({ route: input.target.routeName, canonical_request_sha256: hash }, 'signed')
       }
-      const plan = planSignatureHeaders(input.requestHeaderNames, signed)
       // Never forwarded: the caller's token header, and anything in our own header namespace a
       // client may have sent (route keys travel as gRPC metadata from Envoy, never as headers).
-      const strip = input.requestHeaderNames.filter(
-        (h) => h.startsWith(OWN_HEADER_PREFIX) || input.stripHeaders.includes(h),
+      return planSignatureHeaders(
+        input.requestHeaderNames,
+        signed,
+        (name) => name.startsWith(OWN_HEADER_PREFIX) || input.stripHeaders.includes(name),
       )
-      return strip.length === 0 ? plan : { set: plan.set, remove: [...plan.remove, ...strip] }
     },
     now: shared.now,
     monotonicMs: shared.monotonicMs,

@@ -1,6 +1,7 @@
 /**
- * The text `explain` prints: target, request, canonical request, string to sign and header
- * mutations, with every credential-derived value redacted.
+ * The text `explain` prints: target, request, canonical request, string to sign, whether
+ * `@smithy/signature-v4` agrees, and header mutations, with every credential-derived value
+ * redacted.
  */
 
 import type { AwsCredentials } from '../credentials/index.js'
@@ -20,6 +21,8 @@ export const CANONICAL_REQUEST_BEGIN = '----- canonical request -----'
 export const STRING_TO_SIGN_BEGIN = '----- string to sign -----'
 /** The line after the canonical request and after the string to sign. */
 export const BLOCK_END = '----- end -----'
+/** The independent signer `explain` cross-checks the signature with. */
+const CROSS_CHECK_SIGNER = '@smithy/signature-v4'
 
 /** Everything one explanation found. */
 export interface ExplainFacts {
@@ -128,7 +131,17 @@ function canonicalSection(explanation: RequestExplanation): string[] {
     STRING_TO_SIGN_BEGIN,
     explanation.stringToSign,
     BLOCK_END,
+    ...crossCheckLines(explanation.smithyAgrees),
     '',
+  ]
+}
+
+/** Whether `@smithy/signature-v4`, signing the same request on its own, got the same header. */
+function crossCheckLines(smithyAgrees: boolean): string[] {
+  if (smithyAgrees) return [`cross-check: ${CROSS_CHECK_SIGNER} agrees (same authorization header)`]
+  return [
+    `WARNING cross-check: ${CROSS_CHECK_SIGNER} signs this request differently (please report it):`,
+    'one of the two signers is wrong here, so AWS may compute another canonical request.',
   ]
 }
 

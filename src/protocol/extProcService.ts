@@ -60,13 +60,36 @@ export function createProcessHandler(
         })
       }
     }
-    let queue: Promise<void> = Promise.resolve()
+    // Messages are handled strictly in order. Most are answered synchronously; while one waits
+    // (credentials being fetched, a body being evaluated), later ones queue behind it.
+    let pending: Promise<void> | undefined
+    const handle = (message: ProcessingRequestMessage): Promise<void> | undefined => {
+      if (closed) return undefined
+      try {
+        return processor.handle(message)?.catch(fail)
+      } catch (err) {
+        fail(err)
+        return undefined
+      }
+    }
+    const settle = (tail: Promise<void>): void => {
+      pending = tail
+      void tail.then(() => {
+        if (pending === tail) pending = undefined
+      })
+    }
     call.on('data', (message: ProcessingRequestMessage) => {
-      queue = queue.then(() => (closed ? undefined : processor.handle(message))).catch(fail)
+      if (pending === undefined) {
+        const waiting = handle(message)
+        if (waiting !== undefined) settle(waiting)
+        return
+      }
+      settle(pending.then(() => handle(message)))
     })
     call.on('end', () => {
       // The client half-closed: answer what is queued, then end with OK.
-      queue = queue.then(() => out.finish())
+      if (pending === undefined) out.finish()
+      else settle(pending.then(() => out.finish()))
     })
     call.on('cancelled', close)
     call.on('error', close)

@@ -21,9 +21,12 @@ export class RequestHeaders {
     return undefined
   }
 
-  /** Every distinct header name, lower-case, in first-seen order. */
-  names(): string[] {
-    return [...new Set(this.entries.map(([key]) => key))]
+  private distinctNames: readonly string[] | undefined
+
+  /** Every distinct header name, lower-case, in first-seen order (computed once). */
+  names(): readonly string[] {
+    this.distinctNames ??= [...new Set(this.entries.map(([key]) => key))]
+    return this.distinctNames
   }
 
   get method(): string {

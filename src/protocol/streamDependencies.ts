@@ -65,7 +65,8 @@ export interface StreamDependencies {
   lookupIdentity(name: string, caller: CallerContext): IdentityLookup
   /** Headers carrying the identity's caller token, removed before forwarding. */
   headersToStrip(identity: string): readonly string[]
-  sign(input: StreamSigningInput, credentials: AwsCredentials): Promise<HeaderChanges>
+  /** Synchronous: a signature is a few microseconds of CPU and nothing to wait for. */
+  sign(input: StreamSigningInput, credentials: AwsCredentials): HeaderChanges
   now(): Date
   /** A monotonic clock in milliseconds, for durations. */
   monotonicMs(): number

@@ -38,7 +38,7 @@ function harness(options: {
     resolveTarget: () => (typeof target === 'function' ? target() : target),
     lookupIdentity: options.lookup ?? (() => ({ ready: CREDS })),
     headersToStrip: () => ['x-caller-token'],
-    sign: async (input: StreamSigningInput, credentials: AwsCredentials) => {
+    sign: (input: StreamSigningInput, credentials: AwsCredentials) => {
       signInputs.push(input)
       return {
         set: [

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import type { AwsCredentials, CallerContext } from '../credentials/index.js'
 import { SignerError, isSignerError, type SignerErrorCode } from '../errors.js'
 import { isJsonContentType, methodClass, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
+import { sha256Hex } from '../signing/index.js'
 import { errorReply, httpStatusOf } from './errorReply.js'
 import type { ProcessingRequestMessage, ProcessingResponseMessage, StructMessage } from './messages.js'
 import { RequestHeaders } from './requestHeaders.js'
@@ -85,7 +86,7 @@ export class StreamProcessor {
   private target: StreamSigningTarget | undefined
   private deferredError: SignerError | undefined
   private credentials: CredentialsHandle | undefined
-  /** Created with the first body chunk: pass-through streams never hash. */
+  /** Created with the first of several body chunks; a body in one message is hashed in one call. */
   private bodyHash: Hash | undefined
   /** The body as received, by reference: hashed as it arrives, read only on MCP routes and for error ids. */
   private readonly bodyChunks: Buffer[] = []
@@ -117,8 +118,12 @@ export class StreamProcessor {
     this.stateValue = 'finished'
   }
 
-  /** Handles one message; resolves once its response (if any) has been sent. */
-  async handle(message: ProcessingRequestMessage): Promise<void> {
+  /**
+   * Handles one message. Returns nothing when its response (if any) was sent synchronously —
+   * the usual case: warm credentials, no MCP evaluation — and otherwise a promise that resolves
+   * once it has been sent. A message the current state does not allow throws synchronously.
+   */
+  handle(message: ProcessingRequestMessage): void | Promise<void> {
     const kind = message.request
     switch (kind) {
       case 'request_headers':
@@ -140,7 +145,7 @@ export class StreamProcessor {
     }
   }
 
-  private async onRequestHeaders(message: ProcessingRequestMessage): Promise<void> {
+  private onRequestHeaders(message: ProcessingRequestMessage): void | Promise<void> {
     if (this.stateValue !== 'awaiting_request_headers') {
       throw this.violation('request_headers')
     }
@@ -199,7 +204,7 @@ export class StreamProcessor {
     )
   }
 
-  private async onRequestBody(message: ProcessingRequestMessage): Promise<void> {
+  private onRequestBody(message: ProcessingRequestMessage): void | Promise<void> {
     const body = message.request_body ?? {}
     switch (this.stateValue) {
       case 'passthrough':
@@ -215,14 +220,14 @@ export class StreamProcessor {
     if (this.bodyBytes > this.deps.settings.maxBodyBytes) {
       return this.replyError(bodyTooLarge(this.deps.settings.maxBodyBytes))
     }
-    this.bodyHash ??= createHash('sha256')
-    this.bodyHash.update(chunk)
-    this.bodyChunks.push(chunk)
     // BUFFERED sends the whole body in one message; end_of_stream is false only when trailers
     // follow. Without protocol_config (Envoy < 1.34) chunks are collected until end_of_stream.
-    if (body.end_of_stream === true || this.bufferedBodyMode === true) {
-      return this.finishRequest('request_body', this.bodyHash.digest('hex'))
-    }
+    const complete = body.end_of_stream === true || this.bufferedBodyMode === true
+    this.bodyChunks.push(chunk)
+    if (complete && this.bodyHash === undefined) return this.finishRequest('request_body', sha256Hex(chunk))
+    this.bodyHash ??= createHash('sha256')
+    this.bodyHash.update(chunk)
+    if (complete) return this.finishRequest('request_body', this.bodyHash.digest('hex'))
     this.out.send(continueResponse('request_body'))
   }
 
@@ -254,46 +259,75 @@ export class StreamProcessor {
     this.out.send(continueResponse(phase))
   }
 
-  private async finishRequest(phase: 'request_headers' | 'request_body', payloadHash: string): Promise<void> {
+  private finishRequest(phase: 'request_headers' | 'request_body', payloadHash: string): void | Promise<void> {
     if (this.deferredError !== undefined) return this.replyError(this.deferredError)
-    let target = this.target as StreamSigningTarget
-    const routeIdentity = target.identity
-    let body: Buffer | undefined
-    if (phase === 'request_body' && routeNeedsMcp(target)) {
-      let outcome: McpRequestOutcome
-      try {
-        outcome = await evaluateMcpRequest(this.deps.mcp, target, this.body(), this.caller())
-      } catch (err) {
-        return this.replyError(asSignerError(err, 'ERR_JSON_RPC_PARSE', 'cannot read the request body'))
-      }
-      if (this.abandoned()) return
-      this.summary = outcome.summary
-      if (outcome.kind === 'refuse') return this.refuse(outcome.reply, outcome.code)
-      if (outcome.identity !== target.identity) {
-        target = { ...target, identity: outcome.identity }
-        this.target = target
-        this.credentials = undefined
-      }
-      body = outcome.body
-      if (body !== undefined) payloadHash = createHash('sha256').update(body).digest('hex')
-      if (outcome.toolsList !== undefined) {
-        this.toolsListResponse = new ToolsListResponse(outcome.toolsList, 'BUFFERED')
-      }
-    }
-    if (this.credentials === undefined) this.startCredentialLookup()
-    let credentials: AwsCredentials
+    const target = this.target as StreamSigningTarget
+    if (phase === 'request_body' && routeNeedsMcp(target)) return this.finishMcpRequest(target, payloadHash)
+    return this.signWhenReady(phase, target, target.identity, payloadHash, undefined)
+  }
+
+  /** Reads the JSON-RPC body (policy, identity override, tools/list), then signs. */
+  private async finishMcpRequest(routeTarget: StreamSigningTarget, payloadHash: string): Promise<void> {
+    let target = routeTarget
+    let outcome: McpRequestOutcome
     try {
-      credentials = await this.awaitCredentials()
+      outcome = await evaluateMcpRequest(this.deps.mcp, target, this.body(), this.caller())
     } catch (err) {
-      return this.replyError(
-        asSignerError(err, 'ERR_CREDENTIALS_UNAVAILABLE', `cannot resolve credentials for identity "${target.identity}"`),
-      )
+      return this.replyError(asSignerError(err, 'ERR_JSON_RPC_PARSE', 'cannot read the request body'))
     }
     if (this.abandoned()) return
+    this.summary = outcome.summary
+    if (outcome.kind === 'refuse') return this.refuse(outcome.reply, outcome.code)
+    if (outcome.identity !== target.identity) {
+      target = { ...target, identity: outcome.identity }
+      this.target = target
+      this.credentials = undefined
+    }
+    const body = outcome.body
+    if (body !== undefined) payloadHash = sha256Hex(body)
+    if (outcome.toolsList !== undefined) {
+      this.toolsListResponse = new ToolsListResponse(outcome.toolsList, 'BUFFERED')
+    }
+    return this.signWhenReady('request_body', target, routeTarget.identity, payloadHash, body)
+  }
+
+  /** Signs now when the credentials are at hand (no promise, no await), else once they are. */
+  private signWhenReady(
+    phase: 'request_headers' | 'request_body',
+    target: StreamSigningTarget,
+    routeIdentity: string,
+    payloadHash: string,
+    body: Buffer | undefined,
+  ): void | Promise<void> {
+    if (this.credentials === undefined) this.startCredentialLookup()
+    const handle = this.credentials
+    if (this.deferredError === undefined && handle !== undefined && 'ready' in handle) {
+      return this.signAndContinue(phase, target, routeIdentity, payloadHash, body, handle.ready)
+    }
+    return this.awaitCredentials().then(
+      (credentials) => {
+        if (this.abandoned()) return
+        this.signAndContinue(phase, target, routeIdentity, payloadHash, body, credentials)
+      },
+      (err: unknown) =>
+        this.replyError(
+          asSignerError(err, 'ERR_CREDENTIALS_UNAVAILABLE', `cannot resolve credentials for identity "${target.identity}"`),
+        ),
+    )
+  }
+
+  private signAndContinue(
+    phase: 'request_headers' | 'request_body',
+    target: StreamSigningTarget,
+    routeIdentity: string,
+    payloadHash: string,
+    body: Buffer | undefined,
+    credentials: AwsCredentials,
+  ): void {
     const started = this.deps.monotonicMs()
     let changes: HeaderChanges
     try {
-      changes = await this.deps.sign(
+      changes = this.deps.sign(
         {
           method: this.headers.method,
           target,
@@ -308,7 +342,6 @@ export class StreamProcessor {
     } catch (err) {
       return this.replyError(asSignerError(err, 'ERR_SIGNING_FAILED', 'cannot sign the request'))
     }
-    if (this.abandoned()) return
     this.deps.observer.signed((this.deps.monotonicMs() - started) / 1000)
     this.stateValue = 'request_complete'
     // Nothing reads the body any more: let it go now rather than with the stream.

@@ -96,7 +96,7 @@ function harness(
       return { ready: credentialsOf(name) }
     },
     headersToStrip: options.stripFor ?? (() => []),
-    sign: async (input, credentials) => {
+    sign: (input, credentials) => {
       signInputs.push(input)
       return {
         set: [

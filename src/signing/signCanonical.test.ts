@@ -33,7 +33,7 @@ const REQUEST: HttpRequestToSign = {
 const BODY_HASH = createHash('sha256').update('Param1=value1').digest('hex')
 
 describe('signHttpRequest and explainSignature', () => {
-  it('builds the canonical request from smithy, with the path encoded once more', async () => {
+  it('builds the canonical request with the path encoded once more', async () => {
     const explained = await explainSignature(REQUEST, CREDENTIALS, OPTIONS)
     expect(explained.canonicalRequest).toBe([
       'POST',
@@ -92,10 +92,10 @@ describe('signHttpRequest and explainSignature', () => {
     expect(request).toEqual(REQUEST)
   })
 
-  it('wraps a smithy failure in SignerError', async () => {
-    const broken = { accessKeyId: 'AKID', secretAccessKey: 42 } as unknown as SigningCredentials
+  it('refuses credentials that are not strings, without echoing them', async () => {
+    const broken = { accessKeyId: 'AKIDBROKEN', secretAccessKey: 42 } as unknown as SigningCredentials
     const error = await signHttpRequest(REQUEST, broken, OPTIONS).catch((err: unknown) => err)
     expect(isSignerError(error, 'ERR_SIGNING_FAILED')).toBe(true)
-    expect((error as Error).message).toBe('cannot sign request: signer failed (Error)')
+    expect((error as Error).message).toBe('cannot sign request: credentials are incomplete')
   })
 })

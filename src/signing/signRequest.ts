@@ -1,8 +1,7 @@
 import { SignerError } from '../errors.js'
+import { canonicalHeaderValue, canonicalQuery, canonicalUri, type CanonicalRequest } from './canonicalRequest.js'
 import { parseQuery } from './parseQuery.js'
-import { signerFor } from './signerCache.js'
-import { runSigner } from './smithyAdapter.js'
-import type { SmithyRequest } from './smithyAdapter.js'
+import { amzDateOf, assertSignable, signCanonicalRequest, type Sigv4Signature } from './sigv4.js'
 import type { SigningCredentials } from './types.js'
 
 /** What {@link signRequest} needs to know about one upstream request. */
@@ -34,7 +33,15 @@ export interface SignatureHeaders {
   readonly securityToken?: string
 }
 
+/** A product signature with its canonical request, for `explainRequest` and debug logs. */
+export interface ProductSignature {
+  readonly headers: SignatureHeaders
+  readonly canonicalRequest: CanonicalRequest
+  readonly signature: Sigv4Signature
+}
+
 const SHA256_HEX = /^[0-9a-f]{64}$/
+const PATH_WITHOUT_QUERY = /^\/[^?#]*$/
 
 function assertWireInput(input: SignRequestInput): void {
   if (!SHA256_HEX.test(input.payloadSha256Hex)) {
@@ -43,7 +50,7 @@ function assertWireInput(input: SignRequestInput): void {
       'cannot sign request: payload hash is not 64 lower-case hex digits',
     )
   }
-  if (!input.path.startsWith('/') || /[?#]/.test(input.path)) {
+  if (!PATH_WITHOUT_QUERY.test(input.path)) {
     throw new SignerError(
       'ERR_SIGNING_FAILED',
       'cannot sign request: path must start with "/" and carry no query or fragment',
@@ -55,76 +62,80 @@ function assertWireInput(input: SignRequestInput): void {
 }
 
 /**
- * Builds the minimal header set that is signed. Only headers Envoy forwards unchanged belong
- * here: `content-length`, `transfer-encoding` and `connection` can change hop by hop (Envoy
- * may re-frame the body), and `x-forwarded-*`, `x-request-id`, `x-envoy-*` and `user-agent`
- * are added or rewritten by proxies after us. Signing any of them risks a 403.
- * `x-amz-date` and `x-amz-security-token` are added by smithy.
+ * `SignedHeaders` of the minimal header set, by whether `content-type` and a session token are
+ * present. Only headers Envoy forwards unchanged belong here: `content-length`,
+ * `transfer-encoding` and `connection` can change hop by hop (Envoy may re-frame the body), and
+ * `x-forwarded-*`, `x-request-id`, `x-envoy-*` and `user-agent` are added or rewritten by proxies
+ * after us. Signing any of them risks a 403.
  */
-function minimalHeaders(input: SignRequestInput): Record<string, string> {
-  const headers: Record<string, string> = {
-    host: input.host,
-    // Present as a header, smithy takes the payload hash from it and never sees a body.
-    'x-amz-content-sha256': input.payloadSha256Hex,
-  }
-  if (input.contentType !== undefined) headers['content-type'] = input.contentType
-  return headers
+const SIGNED_HEADERS = {
+  plain: 'host;x-amz-content-sha256;x-amz-date',
+  withToken: 'host;x-amz-content-sha256;x-amz-date;x-amz-security-token',
+  withContentType: 'content-type;host;x-amz-content-sha256;x-amz-date',
+  withBoth: 'content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token',
+} as const
+
+/**
+ * The canonical request of the minimal header set, written out directly (names in canonical
+ * order: content-type, host, x-amz-content-sha256, x-amz-date, x-amz-security-token).
+ */
+function minimalCanonicalRequest(input: SignRequestInput, amzDate: string, token: string | undefined): CanonicalRequest {
+  const contentType = input.contentType
+  const signedHeaders =
+    contentType === undefined
+      ? token === undefined ? SIGNED_HEADERS.plain : SIGNED_HEADERS.withToken
+      : token === undefined ? SIGNED_HEADERS.withContentType : SIGNED_HEADERS.withBoth
+  const contentTypeLine = contentType === undefined ? '' : `content-type:${canonicalHeaderValue(contentType)}\n`
+  const tokenLine = token === undefined ? '' : `x-amz-security-token:${canonicalHeaderValue(token)}\n`
+  const query = input.query === '' ? '' : canonicalQuery(parseQuery(input.query))
+  const hash = input.payloadSha256Hex
+  const text =
+    `${input.method}\n${canonicalUri(input.path)}\n${query}\n${contentTypeLine}` +
+    `host:${canonicalHeaderValue(input.host)}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\n` +
+    `${tokenLine}\n${signedHeaders}\n${hash}`
+  return { text, signedHeaders }
 }
 
 /**
- * The smithy request {@link signRequest} signs for `input`, after checking it: the wire path
- * and parsed query, and exactly the minimal header set. Shared with `explainRequest` so the
- * explanation is of the very request the server signs.
+ * Signs `input` and returns the headers with the canonical request and every intermediate
+ * value. {@link signRequest} is this without the extras.
  *
- * @throws SignerError `ERR_SIGNING_FAILED` for malformed input
+ * @throws SignerError as {@link signRequest}
  */
-export function productRequest(input: SignRequestInput): SmithyRequest {
+export function signProductRequest(input: SignRequestInput, credentials: SigningCredentials): ProductSignature {
   assertWireInput(input)
-  return {
-    method: input.method,
-    protocol: 'https:',
-    // Smithy never reads hostname while signing; the signed authority is the host header.
-    hostname: input.host,
-    // The wire path goes in unchanged. With uriEscapePath=true smithy URI-encodes it once more
-    // (`%3A` becomes `%253A` in the canonical request), which is what AWS expects for every
-    // service except S3: the canonical URI is the encoded form of the already-encoded path.
-    // botocore does the same (see the MCP vector in shared/oracles/mcp-sigv4).
-    path: input.path,
-    query: parseQuery(input.query),
-    headers: minimalHeaders(input),
-  }
-}
-
-/** The {@link SignatureHeaders} of smithy's signed header set for `input`. */
-export function signatureHeadersOf(
-  input: SignRequestInput,
-  signed: Readonly<Record<string, string>>,
-): SignatureHeaders {
-  const result: SignatureHeaders = {
-    authorization: signed.authorization ?? '',
-    amzDate: signed['x-amz-date'] ?? '',
+  assertSignable(credentials, input)
+  const amzDate = amzDateOf(input.signingDate)
+  // An empty session token means long-term keys, as the AWS SDKs read it.
+  const token = credentials.sessionToken === undefined || credentials.sessionToken === '' ? undefined : credentials.sessionToken
+  const canonicalRequest = minimalCanonicalRequest(input, amzDate, token)
+  const signature = signCanonicalRequest(canonicalRequest, amzDate, input, credentials)
+  const headers: SignatureHeaders = {
+    authorization: signature.authorization,
+    amzDate,
     contentSha256: input.payloadSha256Hex,
+    ...(token !== undefined ? { securityToken: token } : {}),
   }
-  const token = signed['x-amz-security-token']
-  return token === undefined ? result : { ...result, securityToken: token }
+  return { headers, canonicalRequest, signature }
 }
 
 /**
- * Signs one upstream request with SigV4 and returns the headers to set on it.
+ * Signs one upstream request with SigV4 and returns the headers to set on it. Synchronous: the
+ * signing key is derived once per credentials object, day, region and service, so a request
+ * costs one SHA-256 of the canonical request and one HMAC.
  *
  * Signed headers are exactly `host`, `x-amz-date`, `x-amz-content-sha256`, plus
  * `x-amz-security-token` with a session token and `content-type` when given. The body is never
- * passed: its hash is. The input is not mutated, and one smithy signer is reused per
- * credentials object.
+ * passed: its hash is. The canonical URI is the wire path encoded once more (every service but
+ * S3; `%3A` becomes `%253A`, as botocore and smithy do), the query is decoded leniently
+ * (`parseQuery`) and encoded canonically. The input is not mutated.
+ *
+ * The same canonical request as `@smithy/signature-v4` with `uriEscapePath: true` and
+ * `applyChecksum: false` over these headers; the tests hold both, and `aws4`, to that.
  *
  * @throws SignerError `ERR_ROUTE_TARGET_INCOMPLETE` for an empty region or service;
- *   `ERR_SIGNING_FAILED` for malformed input, incomplete credentials or a signer failure
+ *   `ERR_SIGNING_FAILED` for malformed input, an invalid date or incomplete credentials
  */
-export async function signRequest(
-  input: SignRequestInput,
-  credentials: SigningCredentials,
-): Promise<SignatureHeaders> {
-  const request = productRequest(input)
-  const signed = await runSigner(signerFor(credentials), credentials, request, input)
-  return signatureHeadersOf(input, signed)
+export function signRequest(input: SignRequestInput, credentials: SigningCredentials): SignatureHeaders {
+  return signProductRequest(input, credentials).headers
 }

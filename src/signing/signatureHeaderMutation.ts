@@ -29,10 +29,13 @@ const SET_NAMES_WITH_TOKEN = new Set([...SET_NAMES, 'x-amz-security-token'])
  *
  * @param clientHeaderNames - header names of the request as Envoy sent it (any case)
  * @param signed - the result of {@link signRequest}
+ * @param alsoRemove - other client headers to remove (given the lower-case name), e.g. a
+ *   caller's token header
  */
 export function planSignatureHeaders(
   clientHeaderNames: Iterable<string>,
   signed: SignatureHeaders,
+  alsoRemove?: (lowerCaseName: string) => boolean,
 ): SignatureHeaderPlan {
   const set: Array<[string, string]> = [
     ['authorization', signed.authorization],
@@ -41,10 +44,12 @@ export function planSignatureHeaders(
   ]
   if (signed.securityToken !== undefined) set.push(['x-amz-security-token', signed.securityToken])
   const setNames = signed.securityToken !== undefined ? SET_NAMES_WITH_TOKEN : SET_NAMES
-  const remove = new Set<string>()
+  // Usually nothing is removed: no set or array is allocated for that case.
+  let remove: Set<string> | undefined
   for (const name of clientHeaderNames) {
     const lower = name.toLowerCase()
-    if (lower.startsWith(AMZ_PREFIX) && !setNames.has(lower)) remove.add(lower)
+    const amz = lower.startsWith(AMZ_PREFIX)
+    if ((amz && !setNames.has(lower)) || (!amz && alsoRemove?.(lower) === true)) (remove ??= new Set()).add(lower)
   }
-  return { set, remove: [...remove] }
+  return { set, remove: remove === undefined ? [] : [...remove] }
 }

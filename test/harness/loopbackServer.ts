@@ -17,6 +17,11 @@ export interface LoopbackListener {
  * can destroy them: `server.close()` alone waits for keep-alive and hung requests to end.
  */
 export async function listenOnLoopback(server: Server): Promise<LoopbackListener> {
+  // Node closes idle keep-alive connections after 5 s by default; a keep-alive client (the
+  // emulator's upstream agent) that reuses one just as it closes sees a reset, which the
+  // emulator answers with 503 like Envoy. Suites that idle past 5 s between requests flaked on
+  // that race under load, so idle connections stay open until the test closes the server.
+  server.keepAliveTimeout = 10 * 60_000
   const sockets = new Set<Socket>()
   server.on('connection', (socket) => {
     sockets.add(socket)

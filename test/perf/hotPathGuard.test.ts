@@ -2,8 +2,8 @@
  * A structural guard of the signing hot path (issue 6): not a timing, but counts of the work
  * each request does, through the real stream processor and the real object graph
  * (`buildGeneration`), with STS faked at the client. It fails when a change makes requests do
- * again what is done once: sign with a new signer, call STS for warm credentials, copy or
- * re-hash the body, parse JSON on routes without MCP handling, parse the route metadata text,
+ * again what is done once: derive a signing key, sign with more than one HMAC (or through
+ * smithy's general signer), call STS for warm credentials, copy or re-hash the body, parse JSON on routes without MCP handling, parse the route metadata text,
  * or load the protobuf definitions.
  */
 import { Writable } from 'node:stream'
@@ -24,10 +24,15 @@ import { printMetadataShortDebugString } from '../harness/textFormatPrinter.js'
 /** Work counted while requests run; `reset()` between phases. */
 const work = vi.hoisted(() => {
   const counters = {
-    signers: 0,
+    /** `@smithy/signature-v4` signers constructed (the product path uses none). */
+    smithySigners: 0,
+    /** SigV4 signing-key derivations: HMACs keyed with "AWS4" + secret. */
+    keyDerivations: 0,
+    /** HMAC-SHA256 objects created by our code, derivations included. */
+    hmacs: 0,
     textFormatParses: 0,
     protoLoads: 0,
-    /** Bytes given to SHA-256 by our code (node:crypto as imported by src/). */
+    /** Bytes given to SHA-256 by our code (createHash and the one-shot hash of node:crypto). */
     bytesHashed: 0,
   }
   return { counters, reset: () => Object.keys(counters).forEach((k) => (counters[k as keyof typeof counters] = 0)) }
@@ -38,7 +43,7 @@ vi.mock('@smithy/signature-v4', async (importOriginal) => {
   class CountingSignatureV4 extends actual.SignatureV4 {
     constructor(...args: ConstructorParameters<typeof actual.SignatureV4>) {
       super(...args)
-      work.counters.signers += 1
+      work.counters.smithySigners += 1
     }
   }
   return { ...actual, SignatureV4: CountingSignatureV4 }
@@ -77,7 +82,16 @@ vi.mock('node:crypto', async (importOriginal) => {
     }) as typeof hash.update
     return hash
   }
-  return { ...actual, default: { ...actual, createHash }, createHash }
+  const createHmac: typeof actual.createHmac = (algorithm, key, options) => {
+    work.counters.hmacs += 1
+    if (typeof key === 'string' && key.startsWith('AWS4')) work.counters.keyDerivations += 1
+    return actual.createHmac(algorithm, key, options)
+  }
+  const hash = ((algorithm: string, data: string | NodeJS.ArrayBufferView, encoding?: string) => {
+    work.counters.bytesHashed += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+    return (actual.hash as (...args: unknown[]) => unknown)(algorithm, data, encoding)
+  }) as typeof actual.hash
+  return { ...actual, default: { ...actual, createHash, createHmac, hash }, createHash, createHmac, hash }
 })
 
 const HOST = 'aws-mcp.us-east-1.api.aws'
@@ -274,12 +288,13 @@ describe('hot path guard (structural, not a timing)', () => {
     work.reset()
   })
 
-  it('warm credentials: no STS call, no new signer, route metadata parsed once per route', async () => {
-    // Warm-up: the first request of each route and caller fetches and signs once.
+  it('warm credentials: no STS call, no key derivation, one HMAC, metadata parsed once per route', async () => {
+    // Warm-up: the first request of each route and caller fetches and derives a key once.
     for (const route of ['plain', 'override', 'passthrough'] as const) await request(generation, route)
     await request(generation, 'caller', 'alice')
     expect(stsCalls).toEqual(['AssumeRoleCommand', 'AssumeRoleWithWebIdentityCommand'])
-    expect(work.counters.signers).toBe(2)
+    expect(work.counters.keyDerivations).toBe(2)
+    expect(work.counters.smithySigners).toBe(0)
     expect(work.counters.textFormatParses).toBe(4)
     stsCalls.length = 0
     work.reset()
@@ -294,21 +309,24 @@ describe('hot path guard (structural, not a timing)', () => {
       expect(setHeaders(exchanges[3] as Exchange)).toEqual([])
     }
     expect(stsCalls).toEqual([])
-    expect(work.counters.signers).toBe(0)
+    expect(work.counters.keyDerivations).toBe(0)
+    // One HMAC per signed request: the signature over the string to sign.
+    expect(work.counters.hmacs).toBe(3 * N)
+    expect(work.counters.smithySigners).toBe(0)
     expect(work.counters.textFormatParses).toBe(0)
   })
 
-  it('cold callers: one STS call and at most one signer per distinct credential set', async () => {
+  it('cold callers: one STS call and one key derivation per distinct credential set', async () => {
     const callers = Array.from({ length: 10 }, (_, i) => `cold-${i}`)
     // Three concurrent requests per new caller share one fetch.
     await Promise.all(callers.flatMap((caller) => [0, 1, 2].map(() => request(generation, 'caller', caller))))
     expect(stsCalls).toHaveLength(callers.length)
-    expect(work.counters.signers).toBeLessThanOrEqual(callers.length)
+    expect(work.counters.keyDerivations).toBe(callers.length)
     stsCalls.length = 0
     work.reset()
     await Promise.all(callers.map((caller) => request(generation, 'caller', caller)))
     expect(stsCalls).toHaveLength(0)
-    expect(work.counters.signers).toBe(0)
+    expect(work.counters.keyDerivations).toBe(0)
   })
 
   it('bodies: hashed once, never copied, and parsed only where a route reads them, once', async () => {
@@ -329,9 +347,8 @@ describe('hot path guard (structural, not a timing)', () => {
       }
     }
     try {
-      // Signed routes hash each body once (and little else: a web_identity caller's token digest
-      // and cache key, under 4 KiB), copy
-      // nothing and parse nothing; pass-through routes do none of it; a route that reads its
+      // Signed routes hash each body once and little else (the canonical request; a web_identity
+      // caller's token digest and cache key: under 4 KiB), copy nothing and parse nothing; pass-through routes do none of it; a route that reads its
       // JSON-RPC bodies parses each one once.
       expect({
         plain: await measure('plain'),
@@ -339,10 +356,10 @@ describe('hot path guard (structural, not a timing)', () => {
         passthrough: await measure('passthrough'),
         override: await measure('override'),
       }).toEqual({
-        plain: { bodyCopies: 0, bodyParses: 0, hashedBeyondBodies: 0, bodiesHashed: 1 },
+        plain: { bodyCopies: 0, bodyParses: 0, hashedBeyondBodies: 1, bodiesHashed: 1 },
         caller: { bodyCopies: 0, bodyParses: 0, hashedBeyondBodies: 1, bodiesHashed: 1 },
         passthrough: { bodyCopies: 0, bodyParses: 0, hashedBeyondBodies: 0, bodiesHashed: 0 },
-        override: { bodyCopies: 0, bodyParses: N, hashedBeyondBodies: 0, bodiesHashed: 1 },
+        override: { bodyCopies: 0, bodyParses: N, hashedBeyondBodies: 1, bodiesHashed: 1 },
       })
     } finally {
       copies.restore()
