@@ -87,7 +87,11 @@ export function sha256OfOneMiB(rounds = 200): number {
  * protobuf encode of the answers. Credentials come from a fake STS client (warm after the first
  * request). Sequential, one thread: CPU per request of our code and its libraries.
  */
-export async function processorOnly(route: 'passthrough' | 'signed', durationMs: number): Promise<SignOnlyResult> {
+export async function processorOnly(
+  route: 'passthrough' | 'signed',
+  durationMs: number,
+  bodyBytes = 1024,
+): Promise<SignOnlyResult> {
   const { config } = loadConfig({
     text: 'identities:\n  default:\n    kind: assume_role\n    role_arn: arn:aws:iam::123456789012:role/bench\n',
   })
@@ -111,14 +115,14 @@ export async function processorOnly(route: 'passthrough' | 'signed', durationMs:
     }),
   })
   const { method } = loadExtProc()
-  const encoded = encodeRequest(method, route, jsonRpcBody(1024))
+  const encoded = encodeRequest(method, route, jsonRpcBody(bodyBytes))
   const out = { send: (response: ProcessingResponseMessage) => void method.responseSerialize(response), finish: () => undefined }
   const one = async (): Promise<void> => {
     const processor = new StreamProcessor(generation.deps, {}, out)
     await processor.handle(method.requestDeserialize(encoded.headers.subarray(5)))
     await processor.handle(method.requestDeserialize(encoded.body.subarray(5)))
   }
-  for (let i = 0; i < 2000; i++) await one()
+  for (let i = 0; i < Math.max(20, 2_000_000 / bodyBytes); i++) await one()
   const latencies: number[] = []
   const cpuStart = process.cpuUsage()
   const started = performance.now()

@@ -36,7 +36,7 @@ export const USAGE = `npm run bench -- [flags]
   --identities=<n>      many-identities callers (default 10000)
   --bounded-max-entries=<n> credentials.max_entries of many-identities-bounded (default 2000)
   --only=<a,b>          run only these scenarios (sign-only, processor-passthrough,
-                        processor-signed-1k, passthrough, passthrough-1m,
+                        processor-signed-1k, processor-signed-1m, passthrough, passthrough-1m,
                         signed-1k, signed-64k, signed-1m, cold-identities, many-identities)
   --profile[=<scenario>] also run signed-1k (or the named throughput scenario) under the V8 CPU
                         profiler (the --cpu-prof profiler, measured window only), save the

@@ -98,16 +98,19 @@ export function markdownTable(report: BenchReport): string {
 }
 
 /**
- * `of(a) / of(b)` for each round both scenarios ran: the two windows of a round are measured
- * within seconds of each other on the same server process, so the machine's drift between
- * rounds cancels out of each ratio; the median then discards a round disturbed by a GC pause
- * or another process. Falls back to the pooled ratio without per-round figures.
+ * `of(a) / of(b)` for each round both scenarios ran (the two windows of a round are measured
+ * within seconds of each other on the same server process). Falls back to the pooled ratio
+ * without per-round figures.
  */
 function roundRatios(a: Row, b: Row, of: (r: RoundFigures) => number): number[] {
   const count = Math.min(a.rounds?.length ?? 0, b.rounds?.length ?? 0)
   if (count === 0) return [of({ requestsPerSecond: a.requestsPerSecond, p99: a.p99, cpuMsPerRequest: a.cpuSecondsPer1k }) /
     of({ requestsPerSecond: b.requestsPerSecond, p99: b.p99, cpuMsPerRequest: b.cpuSecondsPer1k })]
   return Array.from({ length: count }, (_, i) => of((a.rounds as RoundFigures[])[i] as RoundFigures) / of((b.rounds as RoundFigures[])[i] as RoundFigures))
+}
+
+function spread(values: readonly number[]): string {
+  return `${fmt(Math.min(...values), 2)}–${fmt(Math.max(...values), 2)}`
 }
 
 function median(values: readonly number[]): number {
@@ -127,21 +130,24 @@ export function evaluateTargets(rows: readonly Row[], extra: Record<string, unkn
   const k1 = find(rows, 'signed-1k')
   const m1 = find(rows, 'signed-1m')
   if (pass !== undefined && k1 !== undefined) {
+    // Pooled over all rounds (each scenario's 6 s in total, interleaved). The per-round ratios
+    // show the spread: one-second windows on a shared machine vary by ±15 %, and a window's p99
+    // is often one GC pause, so their median is noisier than the pooled figure.
     const ratio = k1.requestsPerSecond / pass.requestsPerSecond
     const perRound = roundRatios(k1, pass, (r) => r.requestsPerSecond)
     targets.push({
-      target: 'signed-1k throughput ≥ 0.85 × passthrough (median of the per-round ratios)',
-      measured: `${fmt(median(perRound), 3)}; rounds ${perRound.map((r) => fmt(r, 2)).join(', ')}; ` +
-        `over all rounds ${fmt(k1.requestsPerSecond, 0)} / ${fmt(pass.requestsPerSecond, 0)} req/s = ${fmt(ratio, 3)}`,
-      pass: median(perRound) >= 0.85,
+      target: 'signed-1k throughput ≥ 0.85 × passthrough',
+      measured: `${fmt(k1.requestsPerSecond, 0)} / ${fmt(pass.requestsPerSecond, 0)} req/s = ${fmt(ratio, 3)} ` +
+        `(per round ${spread(perRound)}, median ${fmt(median(perRound), 2)})`,
+      pass: ratio >= 0.85,
     })
     const p99 = k1.p99 / pass.p99
     const p99PerRound = roundRatios(k1, pass, (r) => r.p99)
     targets.push({
-      target: 'signed-1k p99 ≤ 1.25 × passthrough p99 (median of the per-round ratios)',
-      measured: `${fmt(median(p99PerRound), 3)}; rounds ${p99PerRound.map((r) => fmt(r, 2)).join(', ')}; ` +
-        `over all rounds ${fmt(k1.p99, 3)} / ${fmt(pass.p99, 3)} ms = ${fmt(p99, 3)}`,
-      pass: median(p99PerRound) <= 1.25,
+      target: 'signed-1k p99 ≤ 1.25 × passthrough p99',
+      measured: `${fmt(k1.p99, 3)} / ${fmt(pass.p99, 3)} ms = ${fmt(p99, 3)} ` +
+        `(per round ${spread(p99PerRound)}, median ${fmt(median(p99PerRound), 2)})`,
+      pass: p99 <= 1.25,
     })
   }
   const sha = extra.sha256OneMiBMs as number | undefined
@@ -166,6 +172,20 @@ export function evaluateTargets(rows: readonly Row[], extra: Record<string, unkn
       measured: `(${fmt(m1.cpuSecondsPer1k, 3)} − ${fmt(p1m.cpuSecondsPer1k, 3)}) − (${fmt(k1.cpuSecondsPer1k, 3)} − ${fmt(pass.cpuSecondsPer1k, 3)}) = ` +
         `${fmt(ours, 3)} ms vs ${fmt(1.5 * sha, 3)} ms (ratio ${fmt(ours / sha, 2)}); the transport alone: ${fmt(transport, 3)} ms per MiB`,
       pass: ours <= 1.5 * sha,
+    })
+  }
+  const pk1 = find(rows, 'processor-signed-1k')
+  const pm1 = find(rows, 'processor-signed-1m')
+  if (pk1 !== undefined && pm1 !== undefined && sha !== undefined) {
+    // The same request path without the network: protobuf decode of the messages Envoy sends,
+    // the stream processor, the answer's encode. What 1 MiB more costs here is this server's
+    // own code (hash, and any copy or parse it would make), without HTTP/2 and grpc-js framing.
+    const ownCode = pm1.cpuSecondsPer1k - pk1.cpuSecondsPer1k
+    targets.push({
+      target: '(our code) processor-signed-1m − processor-signed-1k CPU per request ≤ 1.5 × SHA-256(1 MiB)',
+      measured: `${fmt(pm1.cpuSecondsPer1k, 3)} − ${fmt(pk1.cpuSecondsPer1k, 3)} = ${fmt(ownCode, 3)} ms vs ` +
+        `1.5 × ${fmt(sha, 3)} = ${fmt(1.5 * sha, 3)} ms (ratio ${fmt(ownCode / sha, 2)})`,
+      pass: ownCode <= 1.5 * sha,
     })
   }
   const cold = find(rows, 'cold-identities')

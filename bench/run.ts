@@ -380,10 +380,14 @@ async function runScenarios(bench: Bench, options: BenchOptions): Promise<void> 
     const result = await signOnly(Math.min(options.durationMs, 3000))
     bench.rows.push(inProcessRow('sign-only', result, 'in process, one thread: signRequest + header plan, as the server calls them'))
   }
-  for (const route of ['passthrough', 'signed'] as const) {
-    const name = route === 'signed' ? 'processor-signed-1k' : 'processor-passthrough'
+  const inProcess = [
+    ['processor-passthrough', 'passthrough', 1024],
+    ['processor-signed-1k', 'signed', 1024],
+    ['processor-signed-1m', 'signed', MiB],
+  ] as const
+  for (const [name, route, bodyBytes] of inProcess) {
     if (!wanted(name)) continue
-    const result = await processorOnly(route, Math.min(options.durationMs, 3000))
+    const result = await processorOnly(route, Math.min(options.durationMs, 3000), bodyBytes)
     bench.rows.push(inProcessRow(name, result, 'in process, one thread: protobuf decode, StreamProcessor (real object graph), encode; no network'))
   }
   bench.extra.sha256OneMiBMs = sha256OfOneMiB()

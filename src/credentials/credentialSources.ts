@@ -40,6 +40,8 @@ export interface StsLike {
  * (`maxSockets` of its agent): further calls would only wait inside it, after paying the SDK's
  * per-call work up front — which, for a burst of new callers, blocked the event loop for the
  * whole burst at once (see README, Performance). Waiting here costs nothing until a slot frees.
+ * Calls also start one per event-loop turn (`paced`), so that requests served from the cache
+ * are answered between them and answers from STS come back spread out rather than all at once.
  */
 export const STS_MAX_CONCURRENT_CALLS = 50
 
@@ -51,7 +53,7 @@ export function createSdkStsClient(options: StsClientOptions): StsLike {
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     maxAttempts: 2,
   })
-  const limit = concurrencyLimit(STS_MAX_CONCURRENT_CALLS)
+  const limit = concurrencyLimit(STS_MAX_CONCURRENT_CALLS, { paced: true })
   return {
     send: (command, sendOptions) =>
       limit(() => client.send(command as AssumeRoleCommand, sendOptions), sendOptions?.abortSignal),

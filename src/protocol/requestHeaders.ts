@@ -21,12 +21,15 @@ export class RequestHeaders {
     return undefined
   }
 
-  private distinctNames: readonly string[] | undefined
+  private allNames: readonly string[] | undefined
 
-  /** Every distinct header name, lower-case, in first-seen order (computed once). */
+  /**
+   * Every header name, lower-case, in order; a repeated header appears once per value (callers
+   * that need distinct names deduplicate). Computed once.
+   */
   names(): readonly string[] {
-    this.distinctNames ??= [...new Set(this.entries.map(([key]) => key))]
-    return this.distinctNames
+    this.allNames ??= this.entries.map(([key]) => key)
+    return this.allNames
   }
 
   get method(): string {
