@@ -1,4 +1,4 @@
-/** Decoded query parameters in the shape `@smithy/signature-v4` canonicalizes. */
+/** Decoded query parameters (the shape `canonicalQuery` and `@smithy/signature-v4` read). */
 export type QueryParameters = Record<string, string | string[]>
 
 const ESCAPE_RUN = /(?:%[0-9A-Fa-f]{2})+/g
@@ -53,7 +53,7 @@ function decodeComponent(raw: string): string {
 }
 
 /**
- * Parses a raw query string (without '?') into smithy's query object.
+ * Parses a raw query string (without '?') into decoded parameters.
  *
  * - Pairs are split on '&'; empty pairs (`a=1&&b=2`, a trailing '&') are skipped, as
  *   URLSearchParams and Python's `parse_qsl` do.

@@ -13,14 +13,14 @@ export interface SigningCredentials {
 }
 
 /**
- * A request in the shape `@smithy/signature-v4` signs, for {@link signHttpRequest}.
+ * An arbitrary HTTP request, for `signHttpRequest` (the general signer of the conformance checks).
  *
- * Only `headers` end up signed: smithy does not add `host` from `hostname`, so include a `host`
+ * Only `headers` end up signed: `host` is not added from `hostname`, so include a `host`
  * header. `path` and `query` are used as given (see {@link CanonicalSigningOptions.uriEscapePath}).
  */
 export interface HttpRequestToSign {
   readonly method: string
-  /** Host name without port; informational, smithy signs the `host` header instead. */
+  /** Host name without port; informational, the `host` header is what is signed. */
   readonly hostname: string
   /** The path; with `uriEscapePath` it is normalized and URI-encoded once more. */
   readonly path: string
@@ -37,7 +37,7 @@ export interface CanonicalSigningOptions {
   readonly region: string
   readonly service: string
   readonly signingDate: Date
-  /** Add and sign `x-amz-content-sha256` (smithy's default is true; the AWS suite uses false). */
+  /** Add and sign `x-amz-content-sha256` (the AWS SDKs do for S3; the AWS suite does not). */
   readonly applyChecksum: boolean
   /**
    * Normalize and URI-encode the path again for the canonical request. AWS requires this for
