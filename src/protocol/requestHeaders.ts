@@ -1,4 +1,6 @@
+import { methodClass } from '../mcp/index.js'
 import type { HeaderMapMessage } from './messages.js'
+import type { McpSummary } from './mcpRequest.js'
 
 /**
  * The request headers Envoy sent, in order. Envoy (1.32+) puts each value in `raw_value` and
@@ -39,4 +41,19 @@ export class RequestHeaders {
   get path(): string {
     return this.get(':path') ?? ''
   }
+}
+
+/**
+ * The method class before (or without) reading the body: GET is the SSE stream, DELETE ends a
+ * session; a POST is classed by the `Mcp-Method` header (MCP 2026-07-28) when present.
+ */
+export function summaryFromHeaders(headers: RequestHeaders): McpSummary {
+  const method = headers.method
+  if (method === 'GET') return { methodClass: 'get', tool: undefined }
+  if (method === 'DELETE') return { methodClass: 'delete', tool: undefined }
+  if (method !== 'POST') return { methodClass: 'other_http', tool: undefined }
+  const mcpMethod = headers.get('mcp-method')
+  if (mcpMethod === undefined) return { methodClass: 'unparsed', tool: undefined }
+  const tool = mcpMethod === 'tools/call' ? headers.get('mcp-name') : undefined
+  return { methodClass: methodClass(mcpMethod), tool }
 }

@@ -1,11 +1,11 @@
 import { createHash, type Hash } from 'node:crypto'
 import type { AwsCredentials, CallerContext } from '../credentials/index.js'
-import { SignerError, isSignerError, type SignerErrorCode } from '../errors.js'
-import { isJsonContentType, methodClass, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
+import { SignerError, type SignerErrorCode } from '../errors.js'
+import { isJsonContentType, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
 import { sha256Hex } from '../signing/index.js'
-import { errorReply, httpStatusOf } from './errorReply.js'
-import type { ProcessingRequestMessage, ProcessingResponseMessage, StructMessage } from './messages.js'
-import { RequestHeaders } from './requestHeaders.js'
+import { errorReply } from './errorReply.js'
+import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
+import { RequestHeaders, summaryFromHeaders } from './requestHeaders.js'
 import {
   continueResponse,
   continueWithBodyMode,
@@ -15,8 +15,12 @@ import {
 } from './responses.js'
 import { evaluateMcpRequest, routeNeedsMcp, type McpRequestOutcome, type McpSummary } from './mcpRequest.js'
 import type { RequestOutcome, StreamDependencies, StreamSigningTarget } from './streamDependencies.js'
+import { streamCredentialsOf, waitForCredentials, type StreamCredentials } from './streamCredentials.js'
+import { asSignerError, bodyTooLarge, clientCaused } from './streamErrors.js'
 import { ToolsListResponse } from './toolsListResponse.js'
-import { structToPlain } from './structValues.js'
+import { metadataToPlain, structToPlain } from './structValues.js'
+
+export { OVERRIDE_GRACE_MS } from './streamCredentials.js'
 
 /** Key of the attributes map entry Envoy fills, whatever the filter's configured name. */
 export const EXT_PROC_ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc'
@@ -39,39 +43,7 @@ export interface StreamOutput {
   finish(): void
 }
 
-type CredentialsHandle =
-  | { readonly ready: AwsCredentials }
-  | { readonly pending: Promise<AwsCredentials>; settled: boolean }
-
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
-
-/** How long a request waits for pending credentials before asking Envoy for more time. */
-export const OVERRIDE_GRACE_MS = 20
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
-}
-
-/**
- * The method class before (or without) reading the body: GET is the SSE stream, DELETE ends a
- * session; a POST is classed by the `Mcp-Method` header (MCP 2026-07-28) when present.
- */
-function summaryFromHeaders(headers: RequestHeaders): McpSummary {
-  const method = headers.method
-  if (method === 'GET') return { methodClass: 'get', tool: undefined }
-  if (method === 'DELETE') return { methodClass: 'delete', tool: undefined }
-  if (method !== 'POST') return { methodClass: 'other_http', tool: undefined }
-  const mcpMethod = headers.get('mcp-method')
-  if (mcpMethod === undefined) return { methodClass: 'unparsed', tool: undefined }
-  const tool = mcpMethod === 'tools/call' ? headers.get('mcp-name') : undefined
-  return { methodClass: methodClass(mcpMethod), tool }
-}
-
-function metadataToPlain(namespaces: Record<string, StructMessage> | undefined): Record<string, unknown> {
-  const result: Record<string, unknown> = {}
-  for (const [namespace, struct] of Object.entries(namespaces ?? {})) result[namespace] = structToPlain(struct)
-  return result
-}
 
 /**
  * The per-stream state machine: reads the request headers, resolves the signing target, collects
@@ -85,7 +57,7 @@ export class StreamProcessor {
   private routeName = 'unknown'
   private target: StreamSigningTarget | undefined
   private deferredError: SignerError | undefined
-  private credentials: CredentialsHandle | undefined
+  private credentials: StreamCredentials | undefined
   /** Created with the first of several body chunks; a body in one message is hashed in one call. */
   private bodyHash: Hash | undefined
   /** The body as received, by reference: hashed as it arrives, read only on MCP routes and for error ids. */
@@ -379,18 +351,7 @@ export class StreamProcessor {
   private startCredentialLookup(): void {
     if (this.target === undefined || this.credentials !== undefined) return
     try {
-      const lookup = this.deps.lookupIdentity(this.target.identity, this.caller())
-      if ('ready' in lookup) {
-        this.credentials = { ready: lookup.ready }
-        return
-      }
-      const handle = { pending: lookup.pending, settled: false }
-      const settle = (): void => {
-        handle.settled = true
-      }
-      // Attaching handlers now also keeps an early rejection from counting as unhandled.
-      lookup.pending.then(settle, settle)
-      this.credentials = handle
+      this.credentials = streamCredentialsOf(this.deps.lookupIdentity(this.target.identity, this.caller()))
     } catch (err) {
       this.deferredError ??= asSignerError(err, 'ERR_IDENTITY_UNKNOWN', 'cannot resolve the identity')
     }
@@ -398,16 +359,12 @@ export class StreamProcessor {
 
   private async awaitCredentials(): Promise<AwsCredentials> {
     if (this.deferredError !== undefined) throw this.deferredError
-    const handle = this.credentials as CredentialsHandle
-    if ('ready' in handle) return handle.ready
-    const waitMs = this.deps.settings.credentialWaitTimeoutMs
-    if (!handle.settled && waitMs > 0) {
-      // Token verification usually settles within a few ms; a cold STS fetch can outlast
-      // Envoy's message_timeout, so after a short grace ask Envoy for more time first.
-      await Promise.race([handle.pending.catch(() => undefined), delay(OVERRIDE_GRACE_MS)])
-      if (!handle.settled && !this.abandoned()) this.out.send(extendMessageTimeout(waitMs))
-    }
-    return handle.pending
+    return waitForCredentials(this.credentials as StreamCredentials, {
+      waitMs: this.deps.settings.credentialWaitTimeoutMs,
+      extendTimeout: (waitMs) => {
+        if (!this.abandoned()) this.out.send(extendMessageTimeout(waitMs))
+      },
+    })
   }
 
   private replyError(error: SignerError): void {
@@ -476,22 +433,3 @@ export class StreamProcessor {
   }
 }
 
-
-function bodyTooLarge(limit: number): SignerError {
-  return new SignerError(
-    'ERR_BODY_TOO_LARGE',
-    `cannot sign the request: the body exceeds max_body_bytes (${limit} bytes)`,
-  )
-}
-
-/** 4xx errors are the caller's doing (rejected); 5xx ones are ours or AWS's (error). */
-function clientCaused(code: SignerErrorCode): boolean {
-  return httpStatusOf(code) < 500
-}
-
-function asSignerError(err: unknown, code: SignerErrorCode, context: string): SignerError {
-  if (isSignerError(err)) return err
-  return new SignerError(code, `${context}: unexpected ${err instanceof Error ? err.name : 'failure'}`, {
-    cause: err,
-  })
-}

@@ -32,3 +32,10 @@ function valueToPlain(value: StructValueMessage | undefined, depth: number): Pla
   if (typeof list === 'object' && list !== null) return (list.values ?? []).map((x) => valueToPlain(x, depth + 1))
   return null
 }
+
+/** Forwarded dynamic metadata (`metadata_context.filter_metadata`) as plain values, by namespace. */
+export function metadataToPlain(namespaces: Record<string, StructMessage> | undefined): Record<string, unknown> {
+  const result: Record<string, unknown> = {}
+  for (const [namespace, struct] of Object.entries(namespaces ?? {})) result[namespace] = structToPlain(struct)
+  return result
+}
