@@ -99,14 +99,12 @@ export function markdownTable(report: BenchReport): string {
 
 /**
  * `of(a) / of(b)` for each round both scenarios ran (the two windows of a round are measured
- * within seconds of each other on the same server process). Falls back to the pooled ratio
- * without per-round figures.
+ * within seconds of each other on the same server process); none without per-round figures.
  */
 function roundRatios(a: Row, b: Row, of: (r: RoundFigures) => number): number[] {
-  const count = Math.min(a.rounds?.length ?? 0, b.rounds?.length ?? 0)
-  if (count === 0) return [of({ requestsPerSecond: a.requestsPerSecond, p99: a.p99, cpuMsPerRequest: a.cpuSecondsPer1k }) /
-    of({ requestsPerSecond: b.requestsPerSecond, p99: b.p99, cpuMsPerRequest: b.cpuSecondsPer1k })]
-  return Array.from({ length: count }, (_, i) => of((a.rounds as RoundFigures[])[i] as RoundFigures) / of((b.rounds as RoundFigures[])[i] as RoundFigures))
+  const left = a.rounds ?? []
+  const right = b.rounds ?? []
+  return left.slice(0, right.length).map((round, i) => of(round) / of(right[i] as RoundFigures))
 }
 
 function spread(values: readonly number[]): string {

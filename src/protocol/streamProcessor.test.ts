@@ -4,7 +4,8 @@ import { freezeCredentials, type AwsCredentials, type IdentityLookup } from '../
 import { SignerError } from '../errors.js'
 import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
 import type { RequestReport, StreamDependencies, StreamSigningInput, StreamSigningTarget } from './streamDependencies.js'
-import { OVERRIDE_GRACE_MS, StreamProcessor } from './streamProcessor.js'
+import { OVERRIDE_GRACE_MS } from './streamCredentials.js'
+import { StreamProcessor } from './streamProcessor.js'
 import { AWS_MCP_TARGET } from '../../test/support/signingTarget.js'
 
 const CREDS = freezeCredentials({ accessKeyId: 'AKIDTEST', secretAccessKey: 'SECRET', sessionToken: 'TOKEN' })

@@ -20,8 +20,6 @@ import { asSignerError, bodyTooLarge, clientCaused } from './streamErrors.js'
 import { ToolsListResponse } from './toolsListResponse.js'
 import { metadataToPlain, structToPlain } from './structValues.js'
 
-export { OVERRIDE_GRACE_MS } from './streamCredentials.js'
-
 /** Key of the attributes map entry Envoy fills, whatever the filter's configured name. */
 export const EXT_PROC_ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc'
 

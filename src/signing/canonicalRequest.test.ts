@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { catchError } from '../../test/support/catchError.js'
 import { isSignerError } from '../errors.js'
 import {
   assembleCanonicalRequest,
@@ -11,15 +12,6 @@ import {
 import { parseQuery } from './parseQuery.js'
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run()
-  } catch (err) {
-    return err
-  }
-  return undefined
-}
 
 describe('uriEncode', () => {
   it('keeps the RFC 3986 unreserved characters', () => {

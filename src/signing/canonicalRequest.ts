@@ -100,17 +100,26 @@ export function canonicalHeaderValue(value: string): string {
 }
 
 /**
- * Canonical headers of an arbitrary header record: names lower-cased, values of names equal up
- * to case joined with ',' in key order, then each value in canonical form, sorted by name.
+ * A header record by lower-case name: values of names equal up to case joined with ',' in key
+ * order, as given (not yet canonical).
  */
-export function canonicalHeaders(headers: Readonly<Record<string, string>>): Array<[string, string]> {
+export function joinHeadersByName(headers: Readonly<Record<string, string>>): Map<string, string> {
   const byName = new Map<string, string>()
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase()
     const previous = byName.get(lower)
     byName.set(lower, previous === undefined ? value : `${previous},${value}`)
   }
-  return [...byName]
+  return byName
+}
+
+/**
+ * Canonical headers of an arbitrary header record: names lower-cased, values of names equal up
+ * to case joined with ',' in key order ({@link joinHeadersByName}), then each value in canonical
+ * form, sorted by name.
+ */
+export function canonicalHeaders(headers: Readonly<Record<string, string>>): Array<[string, string]> {
+  return [...joinHeadersByName(headers)]
     .map(([name, value]): [string, string] => [name, canonicalHeaderValue(value)])
     .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
 }

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto'
 import { SignerError } from '../errors.js'
-import { assembleCanonicalRequest, canonicalHeaders, canonicalQuery, canonicalUri } from './canonicalRequest.js'
+import {
+  assembleCanonicalRequest,
+  canonicalHeaders,
+  canonicalQuery,
+  canonicalUri,
+  joinHeadersByName,
+} from './canonicalRequest.js'
 import { amzDateOf, assertSignable, signCanonicalRequest } from './sigv4.js'
 import type { CanonicalSigningOptions, HttpRequestToSign, SigningCredentials } from './types.js'
 
@@ -61,7 +67,7 @@ export function signHttpRequestExplained(
   assertSignable(credentials, options)
   const amzDate = amzDateOf(options.signingDate)
   const headers: Record<string, string> = {}
-  for (const [name, value] of canonicalHeadersOfRecord(request.headers)) {
+  for (const [name, value] of joinHeadersByName(request.headers)) {
     if (!GENERATED.has(name)) headers[name] = value
   }
   headers['x-amz-date'] = amzDate
@@ -85,17 +91,6 @@ export function signHttpRequestExplained(
     stringToSign: signature.stringToSign,
     signature: signature.signature,
   }
-}
-
-/** Lower-case names, values of names equal up to case joined with ',' (values as given). */
-function canonicalHeadersOfRecord(headers: Readonly<Record<string, string>>): Array<[string, string]> {
-  const joined = new Map<string, string>()
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase()
-    const previous = joined.get(lower)
-    joined.set(lower, previous === undefined ? value : `${previous},${value}`)
-  }
-  return [...joined]
 }
 
 function copyQuery(query: HttpRequestToSign['query']): Record<string, string | string[]> {

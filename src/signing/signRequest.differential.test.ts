@@ -1,10 +1,9 @@
-import aws4 from 'aws4'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { aws4Authorization } from '../../test/support/aws4Reference.js'
 import { parseQuery } from './parseQuery.js'
 import { signProductRequest, signRequest } from './signRequest.js'
 import type { SignRequestInput } from './signRequest.js'
-import { amzDateOf } from './sigv4.js'
 import { smithyAuthorization } from './smithyReference.js'
 import type { SigningCredentials } from './types.js'
 
@@ -178,28 +177,6 @@ function productInput(profile: Profile): fc.Arbitrary<SignRequestInput> {
       signingDate,
     })
     .map(({ contentType: type, ...input }) => (type === undefined ? input : { ...input, contentType: type }))
-}
-
-/** `aws4`'s authorization for the minimal header set (see `signWithAws4` in signRequest.test.ts). */
-function aws4Authorization(input: SignRequestInput, creds: SigningCredentials): string {
-  const headers: Record<string, string> = {
-    Host: input.host,
-    'X-Amz-Date': amzDateOf(input.signingDate),
-    'X-Amz-Content-Sha256': input.payloadSha256Hex,
-  }
-  if (input.contentType !== undefined) headers['Content-Type'] = input.contentType
-  const signed = aws4.sign(
-    {
-      method: input.method,
-      host: input.host,
-      path: input.query === '' ? input.path : `${input.path}?${input.query}`,
-      service: input.service,
-      region: input.region,
-      headers,
-    },
-    { ...creds },
-  )
-  return String(signed.headers?.Authorization)
 }
 
 /** The failing input in a form that can be pasted into a test. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import aws4 from 'aws4'
 import { describe, expect, it } from 'vitest'
+import { aws4Authorization } from '../../test/support/aws4Reference.js'
+import { catchError } from '../../test/support/catchError.js'
 import { isSignerError } from '../errors.js'
 import { signRequest } from './signRequest.js'
 import type { SignRequestInput } from './signRequest.js'
@@ -32,49 +33,6 @@ const base: SignRequestInput = {
   region: 'us-west-2',
   service: 'bedrock-agentcore',
   signingDate: SIGNING_DATE,
-}
-
-/**
- * Signs the same request with the independent `aws4` package, made to sign exactly the minimal
- * header set signRequest signs:
- * - no `body` is passed, so aws4 adds neither `Content-Type`
- *   (`application/x-www-form-urlencoded` by default) nor `Content-Length`;
- * - `X-Amz-Content-Sha256` is passed as a header, which aws4 uses as the payload hash instead of
- *   hashing the (absent) body, and signs like any other header;
- * - `X-Amz-Date` is passed, which aws4 uses as the signing time instead of the clock;
- * - aws4 adds `X-Amz-Security-Token` itself when the credentials carry a session token, as
- *   smithy does;
- * - the query goes into `path` after '?'; aws4 parses it with Node's `querystring` ('+' is a
- *   space, repeated keys become arrays) and, like smithy, encodes the path segments once more.
- */
-function signWithAws4(input: SignRequestInput, credentials: SigningCredentials): string {
-  const headers: Record<string, string> = {
-    Host: input.host,
-    'X-Amz-Date': AMZ_DATE,
-    'X-Amz-Content-Sha256': input.payloadSha256Hex,
-  }
-  if (input.contentType !== undefined) headers['Content-Type'] = input.contentType
-  const signed = aws4.sign(
-    {
-      method: input.method,
-      host: input.host,
-      path: input.query === '' ? input.path : `${input.path}?${input.query}`,
-      service: input.service,
-      region: input.region,
-      headers,
-    },
-    { ...credentials },
-  )
-  return String(signed.headers?.Authorization)
-}
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run()
-  } catch (err) {
-    return err
-  }
-  return undefined
 }
 
 function signedHeaderList(authorization: string): string[] {
@@ -112,7 +70,7 @@ const cases: Array<[string, SignRequestInput, SigningCredentials]> = [
 describe('signRequest', () => {
   it.each(cases)('agrees with aws4: %s', async (_name, input, credentials) => {
     const signed = await signRequest(input, credentials)
-    expect(signed.authorization).toBe(signWithAws4(input, credentials))
+    expect(signed.authorization).toBe(aws4Authorization(input, credentials))
     const scope = `20150830/${input.region}/${input.service}/aws4_request`
     expect(signed.authorization.startsWith(`AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/${scope}, `))
       .toBe(true)

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto'
 import aws4 from 'aws4'
 import { describe, expect, it } from 'vitest'
+import { catchError } from '../../test/support/catchError.js'
 import { isSignerError } from '../errors.js'
 import { assembleCanonicalRequest } from './canonicalRequest.js'
 import { ALGORITHM, amzDateOf, assertSignable, signCanonicalRequest, type SigningScope } from './sigv4.js'
@@ -36,15 +37,6 @@ const IAM_CANONICAL = assembleCanonicalRequest({
 })
 const IAM_CANONICAL_SHA256 = 'f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59'
 const IAM_SIGNATURE = '5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7'
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run()
-  } catch (err) {
-    return err
-  }
-  return undefined
-}
 
 describe('amzDateOf', () => {
   it.each<[string, string]>([

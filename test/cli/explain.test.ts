@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import aws4 from 'aws4'
 import { afterAll, describe, expect, it } from 'vitest'
+import { aws4SignerFor } from '../support/aws4Reference.js'
 import { runExplain, type ExplainDependencies } from '../../src/cli/explainCommand.js'
 import { EXPLAIN_USAGE } from '../../src/cli/explainArgs.js'
 import type {
@@ -74,29 +74,9 @@ function block(out: string, name: string): string {
   return out.slice(from, out.indexOf('\n----- end -----', from))
 }
 
-/**
- * The independent `aws4` package's canonical request, string to sign and authorization for the
- * minimal header set the server signs (see `src/signing/signRequest.test.ts` for why each
- * header is passed this way).
- */
+/** What `aws4` computes for the same request: canonical request, string to sign, authorization. */
 function withAws4(input: SignRequestInput, credentials: SigningCredentials) {
-  const headers: Record<string, string> = {
-    Host: input.host,
-    'X-Amz-Date': AMZ_DATE,
-    'X-Amz-Content-Sha256': input.payloadSha256Hex,
-  }
-  if (input.contentType !== undefined) headers['Content-Type'] = input.contentType
-  const signer = new aws4.RequestSigner(
-    {
-      method: input.method,
-      host: input.host,
-      path: input.query === '' ? input.path : `${input.path}?${input.query}`,
-      service: input.service,
-      region: input.region,
-      headers,
-    },
-    { ...credentials },
-  )
+  const signer = aws4SignerFor(input, credentials)
   const canonicalRequest = signer.canonicalString()
   const stringToSign = signer.stringToSign()
   const authorization = String(signer.sign().headers?.Authorization)
