@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Server } from '@grpc/grpc-js'
 import { buildGeneration, warmIdentities, type Generation, type SharedParts } from './appDependencies.js'
-import type { Config } from './config/index.js'
+import { resolveReceiveWindows, type Config, type ReceiveWindows } from './config/index.js'
 import { IdentityResolver, createSdkStsClient, type StsClientOptions, type StsLike } from './credentials/index.js'
 import { createLogger, type Logger } from './logging/logger.js'
 import { Metrics, createOpsHttpServer, createRequestObserver, instrumentStsFactory } from './metrics/index.js'
@@ -59,8 +59,16 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   let warm = false
   let stopWarming = warmIdentities(generation, () => (warm = true), logger)
 
-  const grpc = createGrpcServer(createProcessHandler(() => generation.deps, shared.observer))
+  const grpc = createGrpcServer(createProcessHandler(() => generation.deps, shared.observer), {
+    receiveWindows: receiveWindowsOf(options.config),
+  })
   const grpcPort = await grpc.listen(options.config.server.grpc_address, options.config.server.tls)
+  if (grpc.receiveWindows === undefined) {
+    logger.warn(
+      'HTTP/2 receive windows could not be raised (@grpc/grpc-js internals changed): the gRPC listener ' +
+        'advertises 64 KiB, and bodies larger than that arrive more slowly',
+    )
+  }
   let draining = false
   const isReady = (): boolean => warm && !draining
   metrics.observe({
@@ -75,7 +83,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const httpPort = (http.address() as AddressInfo).port
   grpc.health.setServing(true)
   logger.info(
-    { grpc_port: grpcPort, http_port: httpPort, tls: grpc.tlsMode, identities: generation.identities.names },
+    {
+      grpc_port: grpcPort,
+      http_port: httpPort,
+      tls: grpc.tlsMode,
+      http2_windows: grpc.receiveWindows,
+      identities: generation.identities.names,
+    },
     'listening',
   )
 
@@ -127,7 +141,19 @@ function listenerChanges(before: Readonly<Config>, after: Readonly<Config>): str
   if (before.server.grpc_address !== after.server.grpc_address) changed.push('server.grpc_address')
   if (before.server.http_address !== after.server.http_address) changed.push('server.http_address')
   if (JSON.stringify(before.server.tls) !== JSON.stringify(after.server.tls)) changed.push('server.tls')
+  const windowsBefore = receiveWindowsOf(before)
+  const windowsAfter = receiveWindowsOf(after)
+  if (
+    windowsBefore.streamBytes !== windowsAfter.streamBytes ||
+    windowsBefore.connectionBytes !== windowsAfter.connectionBytes
+  ) {
+    changed.push('server.http2')
+  }
   return changed
+}
+
+function receiveWindowsOf(config: Readonly<Config>): ReceiveWindows {
+  return resolveReceiveWindows(config.server.max_body_bytes, config.server.http2)
 }
 
 function splitAddress(address: string): [string, string] {

@@ -1,11 +1,12 @@
 import type { Config } from './schema.js'
+import { receiveWindowProblems } from './receiveWindows.js'
 
 /**
  * Checks what the schema alone cannot: names that refer to other entries. Returns one message
  * per problem (empty when all references resolve).
  */
 export function checkCrossReferences(config: Config): string[] {
-  const problems: string[] = []
+  const problems: string[] = [...receiveWindowProblems(config.server.max_body_bytes, config.server.http2)]
   const names = new Set(Object.keys(config.identities))
   for (const [name, identity] of Object.entries(config.identities)) {
     if (identity.kind !== 'assume_role' || identity.source === undefined) continue

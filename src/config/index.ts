@@ -13,3 +13,5 @@ export type {
   StaticRouteConfig,
   WebIdentityConfig,
 } from './schema.js'
+export { resolveReceiveWindows } from './receiveWindows.js'
+export type { ReceiveWindows } from './receiveWindows.js'

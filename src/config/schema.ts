@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { HTTP2_DEFAULT_WINDOW_BYTES, HTTP2_MAX_WINDOW_BYTES } from './receiveWindows.js'
 
 /**
  * The configuration schema. Every object is strict: an unknown key is an error, so a typo in a
@@ -8,6 +9,9 @@ import { z } from 'zod'
 const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected "host:port", e.g. "0.0.0.0:50051"')
+
+/** An HTTP/2 flow-control window: at least HTTP/2's default, at most its maximum. */
+const windowBytes = z.number().int().min(HTTP2_DEFAULT_WINDOW_BYTES).max(HTTP2_MAX_WINDOW_BYTES)
 
 const roleArn = z
   .string()
@@ -244,6 +248,17 @@ export const configSchema = z.strictObject({
        * `max_message_timeout`; 0 disables the override.
        */
       credential_wait_timeout_ms: z.number().int().min(0).max(3_600_000).default(10_000),
+      /**
+       * HTTP/2 flow control on the gRPC listener: how much Envoy may send before waiting for a
+       * WINDOW_UPDATE. Defaults: a stream holds `max_body_bytes` + 64 KiB, a connection 16 MiB
+       * (at least one stream's window). HTTP/2's own 64 KiB makes large bodies slow.
+       */
+      http2: z
+        .strictObject({
+          stream_window_bytes: windowBytes.optional(),
+          connection_window_bytes: windowBytes.optional(),
+        })
+        .prefault({}),
       /** Grace period for in-flight streams on shutdown. */
       shutdown_grace_seconds: z.number().min(0).max(3600).default(20),
       /** TLS on the gRPC listener; with `client_ca_file`, mutual TLS. */

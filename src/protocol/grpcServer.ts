@@ -7,6 +7,8 @@ import {
   type GrpcTlsMode,
   type GrpcTlsSettings,
 } from './grpcCredentials.js'
+import type { ReceiveWindows } from '../config/index.js'
+import { applyReceiveWindows } from './http2ReceiveWindows.js'
 
 /** Fully-qualified name of the ext_proc service, as health checks name it. */
 export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor'
@@ -17,6 +19,11 @@ export interface GrpcServerParts {
   readonly health: HealthService
   /** How the listener is secured; `off` until `listen` has bound it with TLS. */
   readonly tlsMode: GrpcTlsMode
+  /**
+   * The HTTP/2 receive windows the listener advertises; `undefined` until `listen` has bound it,
+   * and when they could not be applied (the listener then runs with HTTP/2's 64 KiB).
+   */
+  readonly receiveWindows: ReceiveWindows | undefined
   /**
    * Binds and starts; resolves with the bound port. With `tls`, the certificate files are read
    * and checked first: a bad file rejects with `ERR_CONFIG_INVALID` before anything is bound.
@@ -38,8 +45,17 @@ function serviceDefinition(pkg: GrpcObject, path: string): ServiceDefinition {
   return (node as { service: ServiceDefinition }).service
 }
 
+/** How the gRPC listener is tuned. */
+export interface GrpcServerOptions {
+  /** HTTP/2 receive windows to advertise; without, HTTP/2's 64 KiB defaults. */
+  readonly receiveWindows?: ReceiveWindows
+}
+
 /** Builds the gRPC server with the ext_proc and health services registered. */
-export function createGrpcServer(processHandler: (call: ProcessCall) => void): GrpcServerParts {
+export function createGrpcServer(
+  processHandler: (call: ProcessCall) => void,
+  options: GrpcServerOptions = {},
+): GrpcServerParts {
   const pkg = protoPackage()
   const server = new Server({
     // Envoy multiplexes many streams on few HTTP/2 connections.
@@ -51,11 +67,15 @@ export function createGrpcServer(processHandler: (call: ProcessCall) => void): G
   server.addService(serviceDefinition(pkg, EXT_PROC_SERVICE_NAME), { Process: processHandler })
   server.addService(serviceDefinition(pkg, 'grpc.health.v1.Health'), health.handlers())
   let tlsMode: GrpcTlsMode = 'off'
+  let receiveWindows: ReceiveWindows | undefined
   return {
     server,
     health,
     get tlsMode() {
       return tlsMode
+    },
+    get receiveWindows() {
+      return receiveWindows
     },
     listen: (address, tls) =>
       new Promise((resolve, reject) => {
@@ -65,6 +85,8 @@ export function createGrpcServer(processHandler: (call: ProcessCall) => void): G
             reject(err)
           } else {
             tlsMode = listener.mode
+            const wanted = options.receiveWindows
+            if (wanted && applyReceiveWindows(server, wanted)) receiveWindows = wanted
             resolve(port)
           }
         })

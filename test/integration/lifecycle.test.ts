@@ -160,6 +160,12 @@ identities: { base: { kind: nope } }
     const env = await start(identitiesYaml)
     writeFileSync(env.file, identitiesYaml(env.sts.endpoint, env.dir).replace('http_address: "127.0.0.1:0"', 'http_address: "127.0.0.1:1"'))
     expect(env.server.reload().restartNeeded).toEqual(['server.http_address'])
+    // A larger max_body_bytes raises the default stream window, which only a restart applies.
+    writeFileSync(
+      env.file,
+      identitiesYaml(env.sts.endpoint, env.dir).replace('http_address: "127.0.0.1:0"', 'http_address: "127.0.0.1:1", max_body_bytes: 4194304'),
+    )
+    expect(env.server.reload().restartNeeded).toEqual(['server.http2'])
     env.client.close()
   })
 
