@@ -10,6 +10,7 @@ import { freezeCredentials } from '../src/credentials/awsCredentials.js'
 import { createLogger } from '../src/logging/logger.js'
 import { Metrics, createRequestObserver } from '../src/metrics/index.js'
 import type { ProcessingResponseMessage } from '../src/protocol/messages.js'
+import { createResponseSerializer } from '../src/protocol/responseEncoder.js'
 import { StreamProcessor } from '../src/protocol/streamProcessor.js'
 import { planSignatureHeaders, signRequest, type SignRequestInput } from '../src/signing/index.js'
 import { BENCH_HOST, SERVER_ENV } from './benchConfig.js'
@@ -116,7 +117,9 @@ export async function processorOnly(
   })
   const { method } = loadExtProc()
   const encoded = encodeRequest(method, route, jsonRpcBody(bodyBytes))
-  const out = { send: (response: ProcessingResponseMessage) => void method.responseSerialize(response), finish: () => undefined }
+  // Encode the answers as the server does (src/protocol/grpcServer.ts).
+  const serialize = createResponseSerializer((message) => method.responseSerialize(message as ProcessingResponseMessage))
+  const out = { send: (response: ProcessingResponseMessage) => void serialize(response), finish: () => undefined }
   const one = async (): Promise<void> => {
     const processor = new StreamProcessor(generation.deps, {}, out)
     await processor.handle(method.requestDeserialize(encoded.headers.subarray(5)))

@@ -1,4 +1,4 @@
-import { Server, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js'
+import { Server, type GrpcObject, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js'
 import { EXT_PROC_PROTO, HEALTH_PROTO, loadProtoPackage } from './protoLoader.js'
 import { HealthService } from './healthService.js'
 import type { ProcessCall } from './extProcService.js'
@@ -9,6 +9,7 @@ import {
 } from './grpcCredentials.js'
 import type { ReceiveWindows } from '../config/index.js'
 import { applyReceiveWindows } from './http2ReceiveWindows.js'
+import { createResponseSerializer } from './responseEncoder.js'
 
 /** Fully-qualified name of the ext_proc service, as health checks name it. */
 export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor'
@@ -45,6 +46,16 @@ function serviceDefinition(pkg: GrpcObject, path: string): ServiceDefinition {
   return (node as { service: ServiceDefinition }).service
 }
 
+/** The ext_proc service, with the common answers encoded without the generic serializer. */
+function extProcDefinition(pkg: GrpcObject): ServiceDefinition {
+  const definition = serviceDefinition(pkg, EXT_PROC_SERVICE_NAME)
+  const process = definition['Process'] as MethodDefinition<unknown, unknown>
+  return {
+    ...definition,
+    Process: { ...process, responseSerialize: createResponseSerializer(process.responseSerialize) },
+  }
+}
+
 /** How the gRPC listener is tuned. */
 export interface GrpcServerOptions {
   /** HTTP/2 receive windows to advertise; without, HTTP/2's 64 KiB defaults. */
@@ -64,7 +75,7 @@ export function createGrpcServer(
     'grpc.keepalive_permit_without_calls': 1,
   })
   const health = new HealthService([EXT_PROC_SERVICE_NAME])
-  server.addService(serviceDefinition(pkg, EXT_PROC_SERVICE_NAME), { Process: processHandler })
+  server.addService(extProcDefinition(pkg), { Process: processHandler })
   server.addService(serviceDefinition(pkg, 'grpc.health.v1.Health'), health.handlers())
   let tlsMode: GrpcTlsMode = 'off'
   let receiveWindows: ReceiveWindows | undefined

@@ -34,6 +34,8 @@ const work = vi.hoisted(() => {
     protoLoads: 0,
     /** Bytes given to SHA-256 by our code (createHash and the one-shot hash of node:crypto). */
     bytesHashed: 0,
+    /** Answers encoded by proto-loader's generic serializer instead of the direct encoder. */
+    genericEncodes: 0,
   }
   return { counters, reset: () => Object.keys(counters).forEach((k) => (counters[k as keyof typeof counters] = 0)) }
 })
@@ -68,6 +70,18 @@ vi.mock('@grpc/proto-loader', async (importOriginal) => {
       work.counters.protoLoads += 1
       return actual.loadSync(...args)
     },
+  }
+})
+
+vi.mock('../../src/protocol/responseEncoder.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/protocol/responseEncoder.js')>()
+  return {
+    ...actual,
+    createResponseSerializer: (generic: (message: unknown) => Buffer) =>
+      actual.createResponseSerializer((message) => {
+        work.counters.genericEncodes += 1
+        return generic(message)
+      }),
   }
 })
 
@@ -379,7 +393,7 @@ describe('hot path guard: the gRPC layer', () => {
 
   afterAll(() => vi.restoreAllMocks())
 
-  it('loads the protobuf definitions at start-up, never per stream', async () => {
+  it('loads the protobuf definitions at start-up, never per stream; encodes the common answers directly', async () => {
     const { config } = loadConfig({ text: CONFIG })
     const logger = createLogger('silent')
     const metrics = new Metrics({ defaultMetrics: false })
@@ -421,5 +435,8 @@ describe('hot path guard: the gRPC layer', () => {
     expect(answers).toEqual(Array.from({ length: 20 }, () => ['request_headers', 'request_body']).flat())
     expect(work.counters.protoLoads).toBe(0)
     expect(work.counters.textFormatParses).toBe(1)
+    // 20 signed answers and 20 plain CONTINUEs: only the first plain CONTINUE went through
+    // proto-loader (its bytes are reused); the signed ones were written directly.
+    expect(work.counters.genericEncodes).toBe(1)
   })
 })
