@@ -32,7 +32,12 @@ export function createRequestObserver(
         duration_ms: Math.round(report.durationMs * 1000) / 1000,
         body_bytes: report.bodyBytes,
         ...(report.target !== undefined
-          ? { upstream_host: report.target.host, region: report.target.region, service: report.target.service }
+          ? {
+              upstream_host: report.target.host,
+              region: report.target.region,
+              // Not `service`: that field names this program on every line (the logger's base).
+              signing_service: report.target.service,
+            }
           : {}),
       }
       if (report.outcome === 'error') logger.warn(line, 'request not signed')
