@@ -47,10 +47,19 @@ describe('deriveSigningKey', () => {
 describe('signingKeyFor', () => {
   it('derives the same key as deriveSigningKey', () => {
     const key = signingKeyFor(credentials(), '20150830', 'us-east-1', 'iam')
-    expect(key.toString('hex')).toBe(DOCUMENTED_KEY_HEX)
+    expect(key.bytes.toString('hex')).toBe(DOCUMENTED_KEY_HEX)
   })
 
-  it('returns the same Buffer for the same credentials object, day and scope', () => {
+  it('signs with the derived key: HMAC-SHA256 of the string to sign, in hex', () => {
+    const key = signingKeyFor(credentials(), '20150830', 'us-east-1', 'iam')
+    const stringToSign = 'AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/iam/aws4_request\nabc'
+    const expected = createHmac('sha256', Buffer.from(DOCUMENTED_KEY_HEX, 'hex')).update(stringToSign).digest('hex')
+    expect(key.signatureOf(stringToSign)).toBe(expected)
+    expect(key.signatureOf(`${stringToSign}d`)).not.toBe(expected)
+    expect(key.signatureOf(stringToSign)).toBe(expected)
+  })
+
+  it('returns the same key object for the same credentials object, day and scope', () => {
     const creds = credentials()
     const first = signingKeyFor(creds, '20150830', 'us-east-1', 'iam')
     const again = signingKeyFor(creds, '20150830', 'us-east-1', 'iam')
@@ -64,8 +73,8 @@ describe('signingKeyFor', () => {
     const mcp = signingKeyFor(creds, '20150830', 'us-east-1', 'aws-mcp')
     expect(west).not.toBe(iam)
     expect(mcp).not.toBe(iam)
-    expect(west.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-west-2', 'iam').toString('hex'))
-    expect(mcp.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-east-1', 'aws-mcp').toString('hex'))
+    expect(west.bytes.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-west-2', 'iam').toString('hex'))
+    expect(mcp.bytes.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-east-1', 'aws-mcp').toString('hex'))
     expect(signingKeyFor(creds, '20150830', 'us-east-1', 'iam')).toBe(iam)
     expect(signingKeyFor(creds, '20150830', 'us-west-2', 'iam')).toBe(west)
     expect(signingKeyFor(creds, '20150830', 'us-east-1', 'aws-mcp')).toBe(mcp)
@@ -75,9 +84,9 @@ describe('signingKeyFor', () => {
     const creds = credentials()
     const first = signingKeyFor(creds, '20150830', 'us-east-1/x', 'y')
     const second = signingKeyFor(creds, '20150830', 'us-east-1', 'x/y')
-    expect(first.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-east-1/x', 'y').toString('hex'))
-    expect(second.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-east-1', 'x/y').toString('hex'))
-    expect(second.equals(first)).toBe(false)
+    expect(first.bytes.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-east-1/x', 'y').toString('hex'))
+    expect(second.bytes.toString('hex')).toBe(manualKey(SECRET, '20150830', 'us-east-1', 'x/y').toString('hex'))
+    expect(second.bytes.equals(first.bytes)).toBe(false)
   })
 
   it('derives a new key for a new day and drops the old day', () => {
@@ -85,12 +94,12 @@ describe('signingKeyFor', () => {
     const monday = signingKeyFor(creds, '20150830', 'us-east-1', 'iam')
     const tuesday = signingKeyFor(creds, '20150831', 'us-east-1', 'iam')
     expect(tuesday).not.toBe(monday)
-    expect(tuesday.toString('hex')).toBe(manualKey(SECRET, '20150831', 'us-east-1', 'iam').toString('hex'))
+    expect(tuesday.bytes.toString('hex')).toBe(manualKey(SECRET, '20150831', 'us-east-1', 'iam').toString('hex'))
     expect(signingKeyFor(creds, '20150831', 'us-east-1', 'iam')).toBe(tuesday)
     // The earlier day was dropped: asking for it again derives it afresh (equal, not the same).
     const mondayAgain = signingKeyFor(creds, '20150830', 'us-east-1', 'iam')
     expect(mondayAgain).not.toBe(monday)
-    expect(mondayAgain.toString('hex')).toBe(DOCUMENTED_KEY_HEX)
+    expect(mondayAgain.bytes.toString('hex')).toBe(DOCUMENTED_KEY_HEX)
   })
 
   it('derives its own key for another credentials object, even with equal values', () => {
@@ -101,8 +110,8 @@ describe('signingKeyFor', () => {
     const twinKey = signingKeyFor(twin, '20150830', 'us-east-1', 'iam')
     const otherKey = signingKeyFor(other, '20150830', 'us-east-1', 'iam')
     expect(twinKey).not.toBe(key)
-    expect(twinKey.toString('hex')).toBe(DOCUMENTED_KEY_HEX)
-    expect(otherKey.toString('hex')).toBe(
+    expect(twinKey.bytes.toString('hex')).toBe(DOCUMENTED_KEY_HEX)
+    expect(otherKey.bytes.toString('hex')).toBe(
       manualKey('other-secret', '20150830', 'us-east-1', 'iam').toString('hex'),
     )
     expect(signingKeyFor(first, '20150830', 'us-east-1', 'iam')).toBe(key)

@@ -1,13 +1,21 @@
 import { createHmac } from 'node:crypto'
+import { keyedHmacSha256Hex, type HmacSha256Hex } from './hmacSha256.js'
 import type { SigningCredentials } from './types.js'
 
 /** The last element of every SigV4 credential scope. */
 export const SCOPE_TERMINATOR = 'aws4_request'
 
+/** A derived signing key, ready to sign strings to sign. */
+export interface SigningKey {
+  readonly bytes: Buffer
+  /** The SigV4 signature of a string to sign: lower-case hex HMAC-SHA-256 under this key. */
+  readonly signatureOf: HmacSha256Hex
+}
+
 interface DayKeys {
   readonly shortDate: string
   /** Region → service → key (nested: no joined text two scopes could share). */
-  readonly byRegion: Map<string, Map<string, Buffer>>
+  readonly byRegion: Map<string, Map<string, SigningKey>>
 }
 
 // One entry per credentials object (immutable, one key/secret/token triple): it goes away with
@@ -26,15 +34,16 @@ export function deriveSigningKey(secretAccessKey: string, shortDate: string, reg
 
 /**
  * The signing key of `credentials` for one day, region and service, derived once and then
- * reused: per request only the final HMAC over the string to sign remains. Keys of an earlier
- * day are dropped when a later one is asked for.
+ * reused: per request only the final HMAC over the string to sign remains (`signatureOf`, with
+ * the key's HMAC pads prepared once). Keys of an earlier day are dropped when a later one is
+ * asked for.
  */
 export function signingKeyFor(
   credentials: SigningCredentials,
   shortDate: string,
   region: string,
   service: string,
-): Buffer {
+): SigningKey {
   let day = keys.get(credentials)
   if (day === undefined || day.shortDate !== shortDate) {
     day = { shortDate, byRegion: new Map() }
@@ -47,7 +56,8 @@ export function signingKeyFor(
   }
   let key = byService.get(service)
   if (key === undefined) {
-    key = deriveSigningKey(credentials.secretAccessKey, shortDate, region, service)
+    const bytes = deriveSigningKey(credentials.secretAccessKey, shortDate, region, service)
+    key = { bytes, signatureOf: keyedHmacSha256Hex(bytes) }
     byService.set(service, key)
   }
   return key

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto'
 import { SignerError } from '../errors.js'
 import type { CanonicalRequest } from './canonicalRequest.js'
 import { sha256Hex } from './sha256.js'
@@ -87,7 +86,7 @@ export function signCanonicalRequest(
   const canonicalRequestSha256 = sha256Hex(canonical.text)
   const stringToSign = `${ALGORITHM}\n${amzDate}\n${credentialScope}\n${canonicalRequestSha256}`
   const key = signingKeyFor(credentials, shortDate, scope.region, scope.service)
-  const signature = createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex')
+  const signature = key.signatureOf(stringToSign)
   return {
     authorization:
       `${ALGORITHM} Credential=${credentials.accessKeyId}/${credentialScope}, ` +

@@ -98,7 +98,7 @@ describe('Dockerfile (static)', () => {
   it('builds in a build stage and ships the last stage, runtime, on node 20 slim', () => {
     expect(stages.map((stage) => stage.name)).toEqual(['build', 'runtime'])
     for (const stage of stages) expect(stage.base).toMatch(NODE_20_SLIM)
-    expect(packageJson.engines.node).toBe('>=20.10')
+    expect(packageJson.engines.node).toBe('>=20.12')
   })
 
   it('runs as a numeric non-root user, stops on SIGTERM and starts node directly', () => {

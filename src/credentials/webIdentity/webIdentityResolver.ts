@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { WebIdentityConfig } from '../../config/index.js'
 import { SignerError } from '../../errors.js'
@@ -166,6 +166,7 @@ export class WebIdentityResolver {
   }
 }
 
+/** Hex SHA-256 of the text as UTF-8, without a Hash object (this runs on every request). */
 function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex')
+  return hash('sha256', text, 'hex')
 }
