@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { catchError } from '../../test/support/catchError.js'
+import { EMPTY_SHA256, IAM_LIST_USERS_PARTS } from '../../test/support/iamListUsersExample.js'
 import { isSignerError } from '../errors.js'
 import {
   assembleCanonicalRequest,
@@ -11,7 +12,6 @@ import {
 } from './canonicalRequest.js'
 import { parseQuery } from './parseQuery.js'
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
 describe('uriEncode', () => {
   it('keeps the RFC 3986 unreserved characters', () => {
@@ -259,17 +259,7 @@ describe('canonicalHeaders', () => {
 
 describe('assembleCanonicalRequest', () => {
   it('joins the parts as AWS documents (the IAM ListUsers example)', () => {
-    const canonical = assembleCanonicalRequest({
-      method: 'GET',
-      uri: '/',
-      query: 'Action=ListUsers&Version=2010-05-08',
-      headers: [
-        ['content-type', 'application/x-www-form-urlencoded; charset=utf-8'],
-        ['host', 'iam.amazonaws.com'],
-        ['x-amz-date', '20150830T123600Z'],
-      ],
-      payloadSha256Hex: EMPTY_SHA256,
-    })
+    const canonical = assembleCanonicalRequest(IAM_LIST_USERS_PARTS)
     expect(canonical.text).toBe(
       'GET\n' +
         '/\n' +

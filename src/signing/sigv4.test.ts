@@ -2,6 +2,12 @@ import { createHash, createHmac } from 'node:crypto'
 import aws4 from 'aws4'
 import { describe, expect, it } from 'vitest'
 import { catchError } from '../../test/support/catchError.js'
+import {
+  EMPTY_SHA256,
+  IAM_LIST_USERS_CANONICAL_SHA256,
+  IAM_LIST_USERS_PARTS,
+  IAM_LIST_USERS_SIGNATURE,
+} from '../../test/support/iamListUsersExample.js'
 import { isSignerError } from '../errors.js'
 import { assembleCanonicalRequest } from './canonicalRequest.js'
 import { ALGORITHM, amzDateOf, assertSignable, signCanonicalRequest, type SigningScope } from './sigv4.js'
@@ -12,31 +18,14 @@ const CREDENTIALS: SigningCredentials = Object.freeze({
   accessKeyId: 'AKIDEXAMPLE',
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
 })
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 const IAM_SCOPE: SigningScope = {
   region: 'us-east-1',
   service: 'iam',
   signingDate: new Date('2015-08-30T12:36:00Z'),
 }
 
-/**
- * AWS's documented example ("Create a signed AWS API request"): IAM ListUsers, signed at
- * 20150830T123600Z with the example key pair. AWS gives the canonical request's hash and the
- * signature below; aws4 reproduces both in the test.
- */
-const IAM_CANONICAL = assembleCanonicalRequest({
-  method: 'GET',
-  uri: '/',
-  query: 'Action=ListUsers&Version=2010-05-08',
-  headers: [
-    ['content-type', 'application/x-www-form-urlencoded; charset=utf-8'],
-    ['host', 'iam.amazonaws.com'],
-    ['x-amz-date', '20150830T123600Z'],
-  ],
-  payloadSha256Hex: EMPTY_SHA256,
-})
-const IAM_CANONICAL_SHA256 = 'f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59'
-const IAM_SIGNATURE = '5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7'
+/** AWS's documented IAM ListUsers example; aws4 reproduces its hash and signature in the test. */
+const IAM_CANONICAL = assembleCanonicalRequest(IAM_LIST_USERS_PARTS)
 
 describe('amzDateOf', () => {
   it.each<[string, string]>([
@@ -107,18 +96,18 @@ describe('assertSignable', () => {
 describe('signCanonicalRequest', () => {
   it("reproduces AWS's documented IAM ListUsers signature", () => {
     const signed = signCanonicalRequest(IAM_CANONICAL, '20150830T123600Z', IAM_SCOPE, CREDENTIALS)
-    expect(signed.canonicalRequestSha256).toBe(IAM_CANONICAL_SHA256)
-    expect(signed.signature).toBe(IAM_SIGNATURE)
+    expect(signed.canonicalRequestSha256).toBe(IAM_LIST_USERS_CANONICAL_SHA256)
+    expect(signed.signature).toBe(IAM_LIST_USERS_SIGNATURE)
     expect(signed.amzDate).toBe('20150830T123600Z')
     expect(signed.stringToSign.split('\n')).toEqual([
       'AWS4-HMAC-SHA256',
       '20150830T123600Z',
       '20150830/us-east-1/iam/aws4_request',
-      IAM_CANONICAL_SHA256,
+      IAM_LIST_USERS_CANONICAL_SHA256,
     ])
     expect(signed.authorization).toBe(
       'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, ' +
-        `SignedHeaders=content-type;host;x-amz-date, Signature=${IAM_SIGNATURE}`,
+        `SignedHeaders=content-type;host;x-amz-date, Signature=${IAM_LIST_USERS_SIGNATURE}`,
     )
   })
 
@@ -174,7 +163,7 @@ describe('signCanonicalRequest', () => {
       ...IAM_SCOPE,
       signingDate: new Date('2030-01-01T00:00:00Z'),
     }, CREDENTIALS)
-    expect(signed.signature).toBe(IAM_SIGNATURE)
+    expect(signed.signature).toBe(IAM_LIST_USERS_SIGNATURE)
   })
 
   it('changes the signature, and nothing else, with the secret', () => {
@@ -182,12 +171,12 @@ describe('signCanonicalRequest', () => {
       ...CREDENTIALS,
       secretAccessKey: 'another-secret',
     })
-    expect(signed.signature).not.toBe(IAM_SIGNATURE)
+    expect(signed.signature).not.toBe(IAM_LIST_USERS_SIGNATURE)
     expect(signed.signature).toMatch(/^[0-9a-f]{64}$/)
-    expect(signed.canonicalRequestSha256).toBe(IAM_CANONICAL_SHA256)
-    expect(signed.authorization.replace(signed.signature, IAM_SIGNATURE)).toBe(
+    expect(signed.canonicalRequestSha256).toBe(IAM_LIST_USERS_CANONICAL_SHA256)
+    expect(signed.authorization.replace(signed.signature, IAM_LIST_USERS_SIGNATURE)).toBe(
       'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, ' +
-        `SignedHeaders=content-type;host;x-amz-date, Signature=${IAM_SIGNATURE}`,
+        `SignedHeaders=content-type;host;x-amz-date, Signature=${IAM_LIST_USERS_SIGNATURE}`,
     )
   })
 })
