@@ -4,13 +4,12 @@
  * `SignatureDoesNotMatch` from AWS.
  */
 
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { ConfigInvalidError, loadConfig, type Config } from '../config/index.js'
 import type { CallerContext, StsClientOptions, StsLike } from '../credentials/index.js'
 import { SignerError } from '../errors.js'
 import { resolveSigningTarget, type SigningTarget } from '../routing/index.js'
-import { explainRequest, planSignatureHeaders, type SignatureHeaderPlan } from '../signing/index.js'
+import { explainRequest, planSignatureHeaders, sha256Hex, type SignatureHeaderPlan } from '../signing/index.js'
 import { EXPLAIN_USAGE, parseExplainArgs, type ExplainOptions } from './explainArgs.js'
 import { resolveExplainCredentials } from './explainCredentials.js'
 import { formatExplainReport } from './explainReport.js'
@@ -128,7 +127,7 @@ async function explain(
       path: target.path,
       query: target.query,
       ...(contentType !== undefined ? { contentType } : {}),
-      payloadSha256Hex: createHash('sha256').update(inputs.body).digest('hex'),
+      payloadSha256Hex: sha256Hex(inputs.body),
       region: target.region,
       service: target.service,
       signingDate: options.signingDate ?? (deps.now ?? (() => new Date()))(),

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import type { AwsCredentials, CallerContext } from '../credentials/index.js'
 import { SignerError, type SignerErrorCode } from '../errors.js'
 import { isJsonContentType, readJsonRpcId, type JsonRpcId } from '../mcp/index.js'
-import { sha256Hex } from '../signing/index.js'
+import { EMPTY_SHA256_HEX, sha256Hex } from '../signing/index.js'
 import { errorReply } from './errorReply.js'
 import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
 import { RequestHeaders, summaryFromHeaders } from './requestHeaders.js'
@@ -40,8 +40,6 @@ export interface StreamOutput {
   send(response: ProcessingResponseMessage): void
   finish(): void
 }
-
-const EMPTY_SHA256 = createHash('sha256').digest('hex')
 
 /**
  * The per-stream state machine: reads the request headers, resolves the signing target, collects
@@ -145,7 +143,7 @@ export class StreamProcessor {
       return
     }
     if (this.target !== undefined) this.routeName = this.target.routeName
-    if (request.end_of_stream === true) return this.finishRequest('request_headers', EMPTY_SHA256)
+    if (request.end_of_stream === true) return this.finishRequest('request_headers', EMPTY_SHA256_HEX)
     return this.expectBody(config?.request_body_mode, config?.response_body_mode)
   }
 

@@ -13,3 +13,6 @@ export const Sha256 = Hash.bind(null, 'sha256')
  * collector to finalize.
  */
 export const sha256Hex = (data: string | NodeJS.ArrayBufferView): string => crypto.hash('sha256', data, 'hex')
+
+/** SHA-256 of the empty payload (GET, DELETE, a request without body). */
+export const EMPTY_SHA256_HEX = sha256Hex('')

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { SignerError } from '../errors.js'
 import {
   assembleCanonicalRequest,
@@ -8,6 +7,7 @@ import {
   joinHeadersByName,
 } from './canonicalRequest.js'
 import { amzDateOf, assertSignable, signCanonicalRequest } from './sigv4.js'
+import { EMPTY_SHA256_HEX, sha256Hex } from './sha256.js'
 import type { CanonicalSigningOptions, HttpRequestToSign, SigningCredentials } from './types.js'
 
 /** The result of {@link signHttpRequest}. */
@@ -28,8 +28,6 @@ export interface ExplainedHttpSignature extends SignedHttpRequest {
   readonly signature: string
 }
 
-const EMPTY_SHA256 = createHash('sha256').digest('hex')
-
 /** Replaced by the signature, never signed as sent. */
 const GENERATED = new Set(['authorization', 'x-amz-date', 'date'])
 
@@ -46,7 +44,7 @@ const isSignable = (name: string): boolean => !UNSIGNABLE.has(name) && !/^(?:pro
 function payloadHashOf(headers: Readonly<Record<string, string>>, body: string | Uint8Array | undefined): string {
   const given = headers['x-amz-content-sha256']
   if (given !== undefined) return given
-  return body === undefined ? EMPTY_SHA256 : createHash('sha256').update(body).digest('hex')
+  return body === undefined ? EMPTY_SHA256_HEX : sha256Hex(body)
 }
 
 /**
