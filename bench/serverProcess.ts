@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { startApp, type RunningApp } from '../src/app.js'
-import { loadConfig } from '../src/config/index.js'
+import { ENV_OVERRIDE_PREFIX, loadConfig } from '../src/config/index.js'
 import { createLogger } from '../src/logging/logger.js'
 import { Metrics } from '../src/metrics/index.js'
 import { serverConfigYaml, type ServerSpec } from './benchConfig.js'
@@ -127,7 +127,10 @@ async function waitReady(app: RunningApp): Promise<void> {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.BENCH_SERVER_SPEC ?? '{}') as ServerSpec
-  const { config } = loadConfig({ text: serverConfigYaml(spec) })
+  // MCP_SIGV4__… overrides apply (e.g. MCP_SIGV4__SERVER__TURN_BUDGET_MS=0 to compare); nothing
+  // else from the environment does.
+  const overrides = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith(ENV_OVERRIDE_PREFIX)))
+  const { config } = loadConfig({ text: serverConfigYaml(spec), env: overrides })
   const metrics = new Metrics()
   const app = await startApp({ config, metrics, logger: createLogger(config.logging.level) })
   await waitReady(app)

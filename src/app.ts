@@ -7,7 +7,7 @@ import { resolveReceiveWindows, type Config, type ReceiveWindows } from './confi
 import { IdentityResolver, createSdkStsClient, type StsClientOptions, type StsLike } from './credentials/index.js'
 import { createLogger, type Logger } from './logging/logger.js'
 import { Metrics, createOpsHttpServer, createRequestObserver, instrumentStsFactory } from './metrics/index.js'
-import { createGrpcServer, createProcessHandler } from './protocol/index.js'
+import { createGrpcServer, createProcessHandler, TurnBudget } from './protocol/index.js'
 import type { GrpcTlsMode } from './protocol/grpcCredentials.js'
 
 /** Injectable parts; everything defaults to the real implementation. */
@@ -59,9 +59,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   let warm = false
   let stopWarming = warmIdentities(generation, () => (warm = true), logger)
 
-  const grpc = createGrpcServer(createProcessHandler(() => generation.deps, shared.observer), {
-    receiveWindows: receiveWindowsOf(options.config),
+  const turnBudget = new TurnBudget({
+    budgetMs: options.config.server.turn_budget_ms,
+    monotonicMs,
+    onDeferred: () => metrics.deferredMessages.inc(),
   })
+  const processHandler = createProcessHandler(() => generation.deps, shared.observer, { turnBudget })
+  const grpc = createGrpcServer(processHandler, { receiveWindows: receiveWindowsOf(options.config) })
   const grpcPort = await grpc.listen(options.config.server.grpc_address, options.config.server.tls)
   if (grpc.receiveWindows === undefined) {
     logger.warn(
@@ -108,6 +112,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       const restartNeeded = listenerChanges(generation.config, config)
       stopWarming()
       generation = buildGeneration(config, shared)
+      turnBudget.setBudget(config.server.turn_budget_ms)
       warm = false
       stopWarming = warmIdentities(generation, () => (warm = true), logger)
       return { restartNeeded }

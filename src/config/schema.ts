@@ -259,6 +259,13 @@ export const configSchema = z.strictObject({
           connection_window_bytes: windowBytes.optional(),
         })
         .prefault({}),
+      /**
+       * Milliseconds of ext_proc message handling per event-loop turn. Once a turn has used it,
+       * further messages wait for the next turn, so that a burst of new streams does not hold
+       * the loop (timers, health checks, other streams' answers) for its whole length. 0 never
+       * defers.
+       */
+      turn_budget_ms: z.number().min(0).max(1000).default(4),
       /** Grace period for in-flight streams on shutdown. */
       shutdown_grace_seconds: z.number().min(0).max(3600).default(20),
       /** TLS on the gRPC listener; with `client_ca_file`, mutual TLS. */

@@ -45,6 +45,11 @@ export class Metrics {
     help: 'ext_proc streams currently open',
     registers: [this.registry],
   })
+  readonly deferredMessages = new Counter({
+    name: 'mcp_sigv4_deferred_messages_total',
+    help: 'ext_proc messages that waited for a later event-loop turn because the turn had used server.turn_budget_ms',
+    registers: [this.registry],
+  })
   readonly streamErrors = new Counter({
     name: 'mcp_sigv4_stream_errors_total',
     help: 'ext_proc streams ended with a non-OK gRPC status, by status',

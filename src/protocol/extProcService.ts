@@ -3,6 +3,7 @@ import { isSignerError } from '../errors.js'
 import type { ProcessingRequestMessage, ProcessingResponseMessage } from './messages.js'
 import type { StreamDependencies } from './streamDependencies.js'
 import { StreamProcessor } from './streamProcessor.js'
+import { TurnBudget } from './turnBudget.js'
 
 export type ProcessCall = ServerDuplexStream<ProcessingRequestMessage, ProcessingResponseMessage>
 
@@ -14,6 +15,15 @@ export interface StreamLifecycleObserver {
   streamFailed(code: string): void
 }
 
+/** How the `Process` handler shares the event loop. */
+export interface ProcessHandlerOptions {
+  /**
+   * Shared by all streams: once an event-loop turn has spent its budget handling messages, the
+   * next ones wait for a later turn (see {@link TurnBudget}). Default: never defer.
+   */
+  readonly turnBudget?: TurnBudget
+}
+
 /**
  * The `Process` handler: one `StreamProcessor` per call, messages handled strictly in order, and
  * every way a stream can end mapped here — the only place that knows gRPC status codes.
@@ -23,7 +33,9 @@ export interface StreamLifecycleObserver {
 export function createProcessHandler(
   currentDeps: StreamDependencies | (() => StreamDependencies),
   lifecycle: StreamLifecycleObserver,
+  options: ProcessHandlerOptions = {},
 ): (call: ProcessCall) => void {
+  const turns = options.turnBudget ?? new TurnBudget({ budgetMs: 0 })
   return (call) => {
     // Read once per stream: a configuration reload applies to new streams only.
     const deps = typeof currentDeps === 'function' ? currentDeps() : currentDeps
@@ -61,9 +73,10 @@ export function createProcessHandler(
       }
     }
     // Messages are handled strictly in order. Most are answered synchronously; while one waits
-    // (credentials being fetched, a body being evaluated), later ones queue behind it.
+    // (credentials being fetched, a body being evaluated, a busy event-loop turn), later ones
+    // queue behind it.
     let pending: Promise<void> | undefined
-    const handle = (message: ProcessingRequestMessage): Promise<void> | undefined => {
+    const handleNow = (message: ProcessingRequestMessage): Promise<void> | undefined => {
       if (closed) return undefined
       try {
         return processor.handle(message)?.catch(fail)
@@ -72,6 +85,7 @@ export function createProcessHandler(
         return undefined
       }
     }
+    const handle = (message: ProcessingRequestMessage): void | Promise<void> => turns.run(() => handleNow(message))
     const settle = (tail: Promise<void>): void => {
       pending = tail
       void tail.then(() => {

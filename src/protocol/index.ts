@@ -1,5 +1,6 @@
 export { ERROR_CODE_HEADER, errorReply, httpStatusOf } from './errorReply.js'
-export { createProcessHandler } from './extProcService.js'
+export { createProcessHandler, type ProcessHandlerOptions } from './extProcService.js'
+export { TurnBudget, type TurnBudgetOptions } from './turnBudget.js'
 export type { ProcessCall, StreamLifecycleObserver } from './extProcService.js'
 export { createGrpcServer, EXT_PROC_SERVICE_NAME } from './grpcServer.js'
 export type { GrpcServerParts } from './grpcServer.js'
