@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { aws4SignerFor } from '../support/aws4Reference.js'
+import { EMPTY_SHA256 } from '../support/iamListUsersExample.js'
 import { runExplain, type ExplainDependencies } from '../../src/cli/explainCommand.js'
 import { EXPLAIN_USAGE } from '../../src/cli/explainArgs.js'
 import type {
@@ -22,7 +23,6 @@ const EXAMPLE: SigningCredentials = { accessKeyId: EXAMPLE_KEY_ID, secretAccessK
 
 const DATE = '2026-11-21T10:00:00Z'
 const AMZ_DATE = '20261121T100000Z'
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
 const AGENTCORE_HOST = 'bedrock-agentcore.us-east-1.amazonaws.com'
 const RUNTIME_ARN =

@@ -35,6 +35,7 @@ import {
   settledHeapUsed,
   sleep,
   startReliabilityApp,
+  unverifiedToken,
   watchProcess,
   type AnyClient,
   type ProcessWatch,
@@ -80,11 +81,7 @@ async function startProxy(targetPort: number): Promise<{ port: number; connectio
   }
 }
 
-/** An unverified compact JWT (the `caller` identity only decodes it; STS "verifies"). */
-function unverifiedToken(sub: string): string {
-  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
-  return `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ sub, iss: 'https://idp.client-faults.example', exp: Math.floor(Date.now() / 1000) + 3600 })}.c2ln`
-}
+const ISSUER = 'https://idp.client-faults.example'
 
 /** Opens a Process call and writes `messages` without ending it. */
 function openCall(client: AnyClient, messages: unknown[], metadata: Record<string, string>): ClientDuplexStream<unknown, Record<string, unknown>> {
@@ -167,7 +164,7 @@ describe('client faults: cancellations, disconnects and storms of abandoned stre
     const cancelled: Array<Promise<boolean>> = []
     for (let i = 0; i < 200; i += 1) {
       const messages = [
-        headersMessage([[':method', 'POST'], [':path', '/mcp'], ['authorization', `Bearer ${unverifiedToken(`cancel-${i}`)}`]], { bufferedMode: false }),
+        headersMessage([[':method', 'POST'], [':path', '/mcp'], ['authorization', `Bearer ${unverifiedToken(`cancel-${i}`, ISSUER)}`]], { bufferedMode: false }),
         bodyMessage('{"jsonrpc":"2.0","id":1,"method":"ping"}'),
       ]
       const call = client.Process(metadataOf(CALLER_TARGET))
@@ -242,7 +239,7 @@ describe('client faults: cancellations, disconnects and storms of abandoned stre
       for (let i = 0; i < 300; i += 1) {
         if (i % 3 === 0) openCall(viaProxy, [postHeaders(), bodyMessage('{"a":', false)], TARGET)
         else if (i % 3 === 1) {
-          const auth = `Bearer ${unverifiedToken(`disconnect-${i}`)}`
+          const auth = `Bearer ${unverifiedToken(`disconnect-${i}`, ISSUER)}`
           openCall(viaProxy, [headersMessage([[':method', 'POST'], [':path', '/mcp'], ['authorization', auth]], { bufferedMode: false }), bodyMessage('{}')], CALLER_TARGET)
         } else openCall(viaProxy, [postHeaders()], TARGET)
       }
@@ -271,7 +268,7 @@ describe('client faults: cancellations, disconnects and storms of abandoned stre
       ],
     })
     const inFlight = Array.from({ length: 60 }, (_, i) =>
-      rawRequest(other.port, 'POST', '/caller', { 'content-type': 'application/json', authorization: `Bearer ${unverifiedToken(`emulator-close-${i}`)}` }, '{}').catch(
+      rawRequest(other.port, 'POST', '/caller', { 'content-type': 'application/json', authorization: `Bearer ${unverifiedToken(`emulator-close-${i}`, ISSUER)}` }, '{}').catch(
         (err: unknown) => err,
       ),
     )

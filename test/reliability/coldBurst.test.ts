@@ -20,6 +20,7 @@ import {
   setHeadersOf,
   settleStreams,
   startReliabilityApp,
+  unverifiedToken,
   type AnyClient,
   type ReliabilityApp,
   type StreamResult,
@@ -30,11 +31,7 @@ const STS_LATENCY_MS = 100
 const CALLER_TARGET = { 'x-mcp-sigv4-host': AWS_MCP_HOST, 'x-mcp-sigv4-path': '/mcp', 'x-mcp-sigv4-identity': 'caller' }
 const BODY = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 
-/** An unverified compact JWT (the `caller` identity only decodes it; STS "verifies"). */
-function unverifiedToken(sub: string): string {
-  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
-  return `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ sub, iss: 'https://idp.cold-burst.example', exp: Math.floor(Date.now() / 1000) + 3600 })}.c2ln`
-}
+const ISSUER = 'https://idp.cold-burst.example'
 
 async function deferredMessages(f: ReliabilityApp): Promise<number> {
   return (await f.app.metrics.deferredMessages.get()).values[0]?.value ?? 0
@@ -61,7 +58,7 @@ async function burst(client: AnyClient, label: string): Promise<StreamResult[]> 
       runStream(
         client,
         [
-          headersMessage([[':method', 'POST'], [':path', '/mcp'], ['content-type', 'application/json'], ['authorization', `Bearer ${unverifiedToken(`${label}-${i}`)}`]]),
+          headersMessage([[':method', 'POST'], [':path', '/mcp'], ['content-type', 'application/json'], ['authorization', `Bearer ${unverifiedToken(`${label}-${i}`, ISSUER)}`]]),
           bodyMessage(BODY),
         ],
         metadataOf(CALLER_TARGET),

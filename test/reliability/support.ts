@@ -121,6 +121,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
+/**
+ * An unverified compact JWT for a `web_identity` identity without local verification (it only
+ * decodes the token; the fake STS "verifies" it): `sub` from `issuer`, valid for an hour.
+ */
+export function unverifiedToken(sub: string, issuer: string): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+  return `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ sub, iss: issuer, exp: Math.floor(Date.now() / 1000) + 3600 })}.c2ln`
+}
+
 /** Collects unhandled rejections and uncaught exceptions while installed. */
 export interface ProcessWatch {
   readonly unhandled: unknown[]
