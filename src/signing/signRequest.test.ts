@@ -126,6 +126,21 @@ describe('signRequest', () => {
     expect(otherKey.authorization).not.toBe(first.authorization)
   })
 
+  it('signs with the current token of a credentials object whose token changed', async () => {
+    // The canonical token line is kept per credentials object; a changed token must not reuse it.
+    const credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string } = {
+      ...LONG_TERM,
+      sessionToken: 'FIRST  token',
+    }
+    const first = await signRequest(base, credentials)
+    credentials.sessionToken = 'SECOND token'
+    const second = await signRequest(base, credentials)
+    expect(second.securityToken).toBe('SECOND token')
+    expect(second.authorization).not.toBe(first.authorization)
+    expect(first.authorization).toBe(aws4Authorization(base, { ...LONG_TERM, sessionToken: 'FIRST  token' }))
+    expect(second.authorization).toBe(aws4Authorization(base, { ...LONG_TERM, sessionToken: 'SECOND token' }))
+  })
+
   it('changes the signature when a signed part changes', async () => {
     const reference = (await signRequest(base, LONG_TERM)).authorization
     const variants: Array<Partial<SignRequestInput>> = [
