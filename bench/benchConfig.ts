@@ -38,13 +38,21 @@ identities:
 }
 
 /**
+ * A session token of a realistic length (1,021 characters). STS promises no size; the tokens it
+ * returns are commonly several hundred to over a thousand characters, and a short example would
+ * understate what a request costs: the token is hashed into every canonical request and sent in
+ * every answer.
+ */
+const BENCH_SESSION_TOKEN = `FwoGZXIvYXdzE${'BenchSessionTokenExample0123456789+/'.repeat(28)}`
+
+/**
  * Environment of the server process: long-term example keys with a session token for the
  * default provider chain (its environment provider answers first), and no IMDS lookups.
  */
 export const SERVER_ENV: Readonly<Record<string, string>> = Object.freeze({
   AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
   AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  AWS_SESSION_TOKEN: 'FwoGZXIvYXdzEBenchSessionTokenExample0123456789abcdefghijklmnopqrstuvwxyz',
+  AWS_SESSION_TOKEN: BENCH_SESSION_TOKEN,
   AWS_EC2_METADATA_DISABLED: 'true',
   AWS_REGION: 'us-east-1',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
