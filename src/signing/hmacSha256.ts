@@ -42,8 +42,8 @@ export function keyedHmacSha256Hex(key: Uint8Array): HmacSha256Hex {
       inner = grown
     }
     inner.write(message, BLOCK_BYTES, 'utf8')
-    // The inner digest as a 'binary' (latin1) string (one byte per character) written into place: Node
-    // allocates a Buffer for a 'buffer' digest, which costs more than the hash of this block.
+    // The inner digest as a 'binary' (latin1, one byte per character) string, written into
+    // place: Node allocates a Buffer for a 'buffer' digest, which costs more than this hash.
     outer.write(hash('sha256', inner.subarray(0, BLOCK_BYTES + length), 'binary'), BLOCK_BYTES, 'binary')
     return hash('sha256', outer, 'hex')
   }

@@ -106,8 +106,8 @@ const tokenLines = new WeakMap<SigningCredentials, { readonly token: string; rea
 
 /**
  * The canonical `x-amz-security-token` line, once per credentials object: a session token is
- * typically 600–1,100 characters (STS promises no size), and scanning it for whitespace to
- * canonicalize took about a sixth of a signature when done on every request.
+ * commonly several hundred to over a thousand characters (STS promises no size), and scanning
+ * it for whitespace on every request took about a tenth of a signature.
  */
 function securityTokenLine(credentials: SigningCredentials, token: string): string {
   const cached = tokenLines.get(credentials)
