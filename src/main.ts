@@ -41,7 +41,7 @@ export async function main(
       stderr.write(`configuration ${source} is valid\n`)
       return 0
     }
-    server = await runServer({ argv, env })
+    server = await runServer({ argv, env, logProcessWarnings: true })
   } catch (err) {
     // Invalid configuration, including TLS files that cannot be loaded at start-up.
     if (err instanceof ConfigInvalidError || isSignerError(err, 'ERR_CONFIG_INVALID')) {

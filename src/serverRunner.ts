@@ -1,6 +1,7 @@
 import { startApp, type AppOptions, type RunningApp } from './app.js'
 import { ConfigInvalidError, loadConfig, type LoadConfigOptions } from './config/index.js'
 import { createLogger, type Logger } from './logging/logger.js'
+import { logProcessWarnings } from './logging/processWarnings.js'
 
 export interface ServerHandle {
   readonly app: RunningApp
@@ -14,6 +15,11 @@ export interface ServerHandle {
 
 export interface RunServerOptions extends Pick<LoadConfigOptions, 'argv' | 'env' | 'readFile'> {
   readonly logger?: Logger
+  /**
+   * Log the process's warnings as JSON lines instead of Node's text on stderr (the process
+   * entry point sets it; in-process tests leave the test runner's warnings alone).
+   */
+  readonly logProcessWarnings?: boolean
   readonly app?: Omit<AppOptions, 'config' | 'logger'>
 }
 
@@ -22,6 +28,8 @@ export async function runServer(options: RunServerOptions): Promise<ServerHandle
   const load = () => loadConfig({ argv: options.argv ?? [], env: options.env ?? {}, ...(options.readFile ? { readFile: options.readFile } : {}) })
   const loaded = load()
   const logger = options.logger ?? createLogger(loaded.config.logging.level)
+  // Before the app starts: constructing an AWS SDK client may emit a warning.
+  if (options.logProcessWarnings === true) logProcessWarnings(logger)
   logger.info({ source: loaded.source, overrides: loaded.overrides }, 'configuration loaded')
   const app = await startApp({ ...options.app, config: loaded.config, logger })
   return {

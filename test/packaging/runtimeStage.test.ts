@@ -11,7 +11,7 @@
  * replay takes about 15 s alone (tsc ~5 s, npm ci ~8 s), ~35 s beside the other suites.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -65,6 +65,15 @@ const REVIEWED_INSTALL_SCRIPTS: Record<string, string> = {
   'node_modules/protobufjs': 'prints a version-scheme warning, nothing else',
 }
 const SKIP_REPLAY = process.env['CI_SKIP_PACKAGING'] === '1'
+/** A configuration whose identity needs an STS client (never called here). */
+const WEB_IDENTITY_CONFIG = `identities:
+  caller:
+    kind: web_identity
+    endpoint: http://127.0.0.1:9
+    roles:
+      - role_arn: arn:aws:iam::123456789012:role/mcp-callers
+        match: { claim: sub, values: [nobody] }
+`
 /** `node:20-<debian release>-slim`, optionally pinned by digest. */
 const NODE_20_SLIM = /^node:20-[a-z0-9]+-slim(@sha256:[0-9a-f]{64})?$/
 /** What AWS SigV4 puts in `authorization` for the test's key, region and service. */
@@ -175,6 +184,9 @@ describe.skipIf(SKIP_REPLAY)('Dockerfile runtime stage, replayed outside Docker'
   const asImageUser = process.getuid?.() === 0
   let appDir = ''
   let server: ServerProcess
+  /** The ENTRYPOINT as spawned here, and its environment. */
+  let entrypoint: string[] = []
+  let serverEnv: NodeJS.ProcessEnv = {}
   let grpcAddress = ''
   let httpBase = ''
 
@@ -217,24 +229,22 @@ describe.skipIf(SKIP_REPLAY)('Dockerfile runtime stage, replayed outside Docker'
     appDir = replayed.workdir
     const [command, ...args] = execForm(soleInstruction(runtime, 'ENTRYPOINT').args)
     expect(command).toBe('node')
-    server = startServer([process.execPath, ...args], {
-      cwd: appDir,
-      env: {
-        PATH: process.env['PATH'],
-        HOME: hostPath(runtimeRoot, '/home/node'),
-        ...replayed.env,
-        // Port 0: the server logs the ports it bound, so no free-port race.
-        MCP_SIGV4__SERVER__GRPC_ADDRESS: '127.0.0.1:0',
-        MCP_SIGV4__SERVER__HTTP_ADDRESS: '127.0.0.1:0',
-        // The default_chain identity finds these first; nothing reaches IMDS or ~/.aws.
-        AWS_ACCESS_KEY_ID: 'AKIDPACKAGINGTEST',
-        AWS_SECRET_ACCESS_KEY: 'packaging-test-secret',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: hostPath(runtimeRoot, '/nonexistent/config'),
-        AWS_SHARED_CREDENTIALS_FILE: hostPath(runtimeRoot, '/nonexistent/credentials'),
-      },
-      ...(asImageUser ? imageUser() : {}),
-    })
+    entrypoint = [process.execPath, ...args]
+    serverEnv = {
+      PATH: process.env['PATH'],
+      HOME: hostPath(runtimeRoot, '/home/node'),
+      ...replayed.env,
+      // Port 0: the server logs the ports it bound, so no free-port race.
+      MCP_SIGV4__SERVER__GRPC_ADDRESS: '127.0.0.1:0',
+      MCP_SIGV4__SERVER__HTTP_ADDRESS: '127.0.0.1:0',
+      // The default_chain identity finds these first; nothing reaches IMDS or ~/.aws.
+      AWS_ACCESS_KEY_ID: 'AKIDPACKAGINGTEST',
+      AWS_SECRET_ACCESS_KEY: 'packaging-test-secret',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: hostPath(runtimeRoot, '/nonexistent/config'),
+      AWS_SHARED_CREDENTIALS_FILE: hostPath(runtimeRoot, '/nonexistent/credentials'),
+    }
+    server = startServer(entrypoint, { cwd: appDir, env: serverEnv, ...(asImageUser ? imageUser() : {}) })
     const listening = await server.waitForLog('listening', 30_000)
     grpcAddress = `127.0.0.1:${String(listening['grpc_port'])}`
     httpBase = `http://127.0.0.1:${String(listening['http_port'])}`
@@ -303,6 +313,38 @@ describe.skipIf(SKIP_REPLAY)('Dockerfile runtime stage, replayed outside Docker'
     const line = await server.waitForLog('configuration reloaded', 5_000)
     expect(line['restart_needed']).toEqual([])
     expect((await fetch(`${httpBase}/readyz`)).status).toBe(200)
+  })
+
+  it('logs process warnings as JSON lines, nothing on stderr (a web_identity identity builds an STS client)', async () => {
+    // The AWS SDK warns from its client's constructor on Node < 22 (the versions it will drop);
+    // Node would print that as nine lines of text on stderr.
+    const configFile = join(work, 'web-identity.yaml')
+    writeFileSync(configFile, WEB_IDENTITY_CONFIG, { mode: 0o644 })
+    const second = startServer([...entrypoint, '--config', configFile], {
+      cwd: appDir,
+      env: serverEnv,
+      ...(asImageUser ? imageUser() : {}),
+    })
+    try {
+      await second.waitForLog('listening', 30_000)
+      second.child.kill('SIGTERM')
+      expect(await second.waitForExit(GRACE_MS + 5_000)).toEqual({ code: 0, signal: null })
+    } finally {
+      if (second.child.exitCode === null) second.child.kill('SIGKILL')
+    }
+    expect(second.diagnostics()).toBe('')
+    const warnings = second.logs.filter((line) => line['msg'] === 'process warning')
+    const nodeMajor = Number(process.versions.node.split('.')[0])
+    if (nodeMajor < 22) {
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          warning: { name: 'Warning', message: expect.stringMatching(/^NodeVersionSupportWarning: [^]*node >=22/) },
+        }),
+      ])
+    } else {
+      expect(warnings).toEqual([])
+    }
   })
 
   it('drains on SIGTERM (health NOT_SERVING) and exits 0 within the shutdown grace', async () => {
