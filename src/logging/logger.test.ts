@@ -1,24 +1,11 @@
-import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { captureLogLines } from '../../test/support/logCapture.js'
 import { createLogger } from './logger.js'
 import { CENSOR, redactSecrets, SECRET_NAMES } from './redact.js'
 
-function capture(): { lines: () => Array<Record<string, unknown>>; sink: Writable } {
-  const chunks: string[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk.toString('utf8'))
-      callback()
-    },
-  })
-  const lines = (): Array<Record<string, unknown>> =>
-    chunks.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
-  return { lines, sink }
-}
-
 describe('createLogger redaction', () => {
   it.each([...SECRET_NAMES])('redacts %s at the top level and one level down', (name) => {
-    const { lines, sink } = capture()
+    const { lines, sink } = captureLogLines()
     const logger = createLogger('info', sink)
     logger.info({ [name]: 'SECRET-1', nested: { [name]: 'SECRET-2', keep: 'visible' }, route: 'r' }, 'line')
     const [line] = lines()
@@ -29,7 +16,7 @@ describe('createLogger redaction', () => {
   })
 
   it('redacts headers.authorization at the top level and one level down', () => {
-    const { lines, sink } = capture()
+    const { lines, sink } = captureLogLines()
     createLogger('debug', sink).debug(
       { headers: { authorization: 'Bearer SECRET', host: 'h' }, request: { headers: { authorization: 'AWS4 SECRET', accept: '*/*' } } },
       'line',
@@ -40,7 +27,7 @@ describe('createLogger redaction', () => {
   })
 
   it('applies at every level and keeps the message, level and service fields', () => {
-    const { lines, sink } = capture()
+    const { lines, sink } = captureLogLines()
     const logger = createLogger('trace', sink)
     for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const) logger[level]({ token: 'SECRET' }, level)
     expect(lines().map((l) => [l.level, l.msg, l.token, l.service])).toEqual(

@@ -1,21 +1,8 @@
 import { EventEmitter } from 'node:events'
-import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { captureLogLines } from '../../test/support/logCapture.js'
 import { createLogger } from './logger.js'
 import { logProcessWarnings } from './processWarnings.js'
-
-function capture(): { lines: () => Array<Record<string, unknown>>; sink: Writable } {
-  const chunks: string[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk.toString('utf8'))
-      callback()
-    },
-  })
-  const lines = (): Array<Record<string, unknown>> =>
-    chunks.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
-  return { lines, sink }
-}
 
 function warning(name: string, message: string, code?: string): Error & { code?: string } {
   const err: Error & { code?: string } = new Error(message)
@@ -29,7 +16,7 @@ describe('logProcessWarnings', () => {
     const source = new EventEmitter()
     const printed: unknown[] = []
     source.on('warning', (w) => printed.push(w))
-    const { lines, sink } = capture()
+    const { lines, sink } = captureLogLines()
     logProcessWarnings(createLogger('info', sink), source)
 
     source.emit('warning', warning('Warning', 'NodeVersionSupportWarning: first line\nsecond line'))
@@ -44,7 +31,7 @@ describe('logProcessWarnings', () => {
 
   it('logs nothing when Node prints no warnings (--no-warnings: no listener of its own)', () => {
     const source = new EventEmitter()
-    const { lines, sink } = capture()
+    const { lines, sink } = captureLogLines()
     logProcessWarnings(createLogger('info', sink), source)
     source.emit('warning', warning('Warning', 'ignored'))
     expect(lines()).toEqual([])
@@ -55,7 +42,7 @@ describe('logProcessWarnings', () => {
     const source = new EventEmitter()
     const printed: string[] = []
     source.on('warning', (w: Error) => printed.push(w.message))
-    const { lines, sink } = capture()
+    const { lines, sink } = captureLogLines()
     const undo = logProcessWarnings(createLogger('info', sink), source)
     undo()
     source.emit('warning', warning('Warning', 'after undo'))
@@ -64,7 +51,7 @@ describe('logProcessWarnings', () => {
   })
 
   it("the real process: Node's own printer is the listener replaced", async () => {
-    const { lines, sink } = capture()
+    const { lines, sink } = captureLogLines()
     const before = process.listeners('warning')
     const undo = logProcessWarnings(createLogger('info', sink), process)
     try {
