@@ -307,6 +307,12 @@ export const configSchema = z.strictObject({
       region: region.optional(),
       /** Timeout of one STS call. */
       timeout_ms: z.number().int().min(100).max(60_000).default(5000),
+      /**
+       * STS calls in flight at once per STS client (one per `web_identity` or `assume_role`
+       * identity); further calls wait their turn. Higher: a burst of new callers is served
+       * sooner; lower: requests served from the cache are slowed less meanwhile.
+       */
+      max_concurrent_calls: z.number().int().min(1).max(1000).default(50),
     })
     .prefault({}),
   identities: z.record(identityName, identitySchema).default({ default: { kind: 'default_chain', warm: false } }),

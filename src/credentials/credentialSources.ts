@@ -16,6 +16,7 @@ export interface CredentialSourceContext {
   /** Default STS region and call timeout. */
   readonly stsRegion: string
   readonly stsTimeoutMs: number
+  readonly stsMaxConcurrentCalls?: number
 }
 
 export interface StsClientOptions {
@@ -23,6 +24,8 @@ export interface StsClientOptions {
   readonly endpoint?: string
   /** Credentials that sign the calls; absent for AssumeRoleWithWebIdentity, which is unsigned. */
   readonly credentials?: () => Promise<AwsCredentials>
+  /** Calls in flight at once through this client (`sts.max_concurrent_calls`). */
+  readonly maxConcurrentCalls?: number
 }
 
 /** The STS commands we send. */
@@ -36,24 +39,29 @@ export interface StsLike {
 }
 
 /**
- * Concurrent calls per STS client. The SDK's HTTP handler opens at most 50 sockets per client
- * (`maxSockets` of its agent): further calls would only wait inside it, after paying the SDK's
- * per-call work up front — which, for a burst of new callers, blocked the event loop for the
- * whole burst at once (see README, Performance). Waiting here costs nothing until a slot frees.
- * Calls also start one per event-loop turn (`paced`), so that requests served from the cache
- * are answered between them and answers from STS come back spread out rather than all at once.
+ * Default of concurrent calls per STS client (`sts.max_concurrent_calls`). Further calls wait
+ * here, before the SDK does any work for them: started together, the SDK's per-call work blocked
+ * the event loop for a whole burst of new callers at once (see README, Performance). Waiting
+ * here costs nothing until a slot frees. Calls also start one per event-loop turn (`paced`), so
+ * that requests served from the cache are answered between them and answers from STS come back
+ * spread out rather than all at once.
  */
-export const STS_MAX_CONCURRENT_CALLS = 50
+export const DEFAULT_STS_MAX_CONCURRENT_CALLS = 50
 
 /** The default STS client factory: the real SDK client; retries beyond one are left to our cache. */
 export function createSdkStsClient(options: StsClientOptions): StsLike {
+  const maxCalls = options.maxConcurrentCalls ?? DEFAULT_STS_MAX_CONCURRENT_CALLS
+  // The agent gets as many sockets as calls may be in flight: the SDK's own default is 50, and a
+  // call admitted by the limit must not queue again inside the agent.
+  const agent = { keepAlive: true, maxSockets: maxCalls }
   const client = new STSClient({
     region: options.region,
     ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     maxAttempts: 2,
+    requestHandler: { httpAgent: agent, httpsAgent: agent },
   })
-  const limit = concurrencyLimit(STS_MAX_CONCURRENT_CALLS, { paced: true })
+  const limit = concurrencyLimit(maxCalls, { paced: true })
   return {
     send: (command, sendOptions) =>
       limit(() => client.send(command as AssumeRoleCommand, sendOptions), sendOptions?.abortSignal),
@@ -125,6 +133,7 @@ function assumeRoleSource(
     region: identity.region ?? context.stsRegion,
     ...(identity.endpoint !== undefined ? { endpoint: identity.endpoint } : {}),
     credentials: baseCredentials,
+    ...(context.stsMaxConcurrentCalls !== undefined ? { maxConcurrentCalls: context.stsMaxConcurrentCalls } : {}),
   })
   return async () => {
     const command = new AssumeRoleCommand({

@@ -50,6 +50,7 @@ export class IdentityResolver {
             sts: createSts({
               region: identity.region ?? stsRegion,
               ...(identity.endpoint !== undefined ? { endpoint: identity.endpoint } : {}),
+              maxConcurrentCalls: options.config.sts.max_concurrent_calls,
             }),
             stsTimeoutMs: options.config.sts.timeout_ms,
             maxEntries: options.config.credentials.max_entries,
@@ -68,6 +69,7 @@ export class IdentityResolver {
           createStsClient: createSts,
           stsRegion,
           stsTimeoutMs: options.config.sts.timeout_ms,
+          stsMaxConcurrentCalls: options.config.sts.max_concurrent_calls,
         }),
       )
     }
