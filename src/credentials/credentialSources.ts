@@ -13,7 +13,7 @@ export interface CredentialSourceContext {
   readonly resolveIdentity: (name: string) => Promise<AwsCredentials>
   /** Builds the STS client; injectable so tests can point it at a local fake. */
   readonly createStsClient: (options: StsClientOptions) => StsLike
-  /** Default STS region and call timeout. */
+  /** Default STS region, call timeout and calls in flight per client. */
   readonly stsRegion: string
   readonly stsTimeoutMs: number
   readonly stsMaxConcurrentCalls?: number
