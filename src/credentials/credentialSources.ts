@@ -16,7 +16,7 @@ export interface CredentialSourceContext {
   /** Default STS region, call timeout and calls in flight per client. */
   readonly stsRegion: string
   readonly stsTimeoutMs: number
-  readonly stsMaxConcurrentCalls?: number
+  readonly stsMaxConcurrentCalls: number
 }
 
 export interface StsClientOptions {
@@ -25,7 +25,7 @@ export interface StsClientOptions {
   /** Credentials that sign the calls; absent for AssumeRoleWithWebIdentity, which is unsigned. */
   readonly credentials?: () => Promise<AwsCredentials>
   /** Calls in flight at once through this client (`sts.max_concurrent_calls`). */
-  readonly maxConcurrentCalls?: number
+  readonly maxConcurrentCalls: number
 }
 
 /** The STS commands we send. */
@@ -39,18 +39,17 @@ export interface StsLike {
 }
 
 /**
- * Default of concurrent calls per STS client (`sts.max_concurrent_calls`). Further calls wait
- * here, before the SDK does any work for them: started together, the SDK's per-call work blocked
- * the event loop for a whole burst of new callers at once (see README, Performance). Waiting
- * here costs nothing until a slot frees. Calls also start one per event-loop turn (`paced`), so
- * that requests served from the cache are answered between them and answers from STS come back
- * spread out rather than all at once.
+ * The default STS client factory: the real SDK client; retries beyond one are left to our cache.
+ *
+ * At most `maxConcurrentCalls` calls are in flight; further calls wait here, before the SDK does
+ * any work for them: started together, the SDK's per-call work blocked the event loop for a
+ * whole burst of new callers at once (see README, Performance). Waiting here costs nothing until
+ * a slot frees. Calls also start one per event-loop turn (`paced`), so that requests served from
+ * the cache are answered between them and answers from STS come back spread out rather than all
+ * at once.
  */
-export const DEFAULT_STS_MAX_CONCURRENT_CALLS = 50
-
-/** The default STS client factory: the real SDK client; retries beyond one are left to our cache. */
 export function createSdkStsClient(options: StsClientOptions): StsLike {
-  const maxCalls = options.maxConcurrentCalls ?? DEFAULT_STS_MAX_CONCURRENT_CALLS
+  const maxCalls = options.maxConcurrentCalls
   // The agent gets as many sockets as calls may be in flight: the SDK's own default is 50, and a
   // call admitted by the limit must not queue again inside the agent.
   const agent = { keepAlive: true, maxSockets: maxCalls }
@@ -133,7 +132,7 @@ function assumeRoleSource(
     region: identity.region ?? context.stsRegion,
     ...(identity.endpoint !== undefined ? { endpoint: identity.endpoint } : {}),
     credentials: baseCredentials,
-    ...(context.stsMaxConcurrentCalls !== undefined ? { maxConcurrentCalls: context.stsMaxConcurrentCalls } : {}),
+    maxConcurrentCalls: context.stsMaxConcurrentCalls,
   })
   return async () => {
     const command = new AssumeRoleCommand({

@@ -40,13 +40,13 @@ describe('sts.max_concurrent_calls (the real SDK client against a fake STS)', ()
   })
 
   /** Sends `total` calls at once; returns how many reached STS while the first ones were held. */
-  async function inFlightAtOnce(maxConcurrentCalls: number | undefined, total: number): Promise<number> {
+  async function inFlightAtOnce(maxConcurrentCalls: number, total: number): Promise<number> {
     sts = await startFakeSts({ behaviour: { latencyMs: HOLD_MS } })
     const fake = sts
     const client = createSdkStsClient({
       region: 'us-east-1',
       endpoint: fake.endpoint,
-      ...(maxConcurrentCalls !== undefined ? { maxConcurrentCalls } : {}),
+      maxConcurrentCalls,
     })
     const calls = Array.from({ length: total }, (_, i) => client.send(command(i)))
     // Calls start one per event-loop turn; wait until they stop arriving, well inside the hold.
@@ -73,7 +73,8 @@ describe('sts.max_concurrent_calls (the real SDK client against a fake STS)', ()
   })
 
   it('defaults to 50', async () => {
-    expect(await inFlightAtOnce(undefined, 70)).toBe(50)
+    const { config } = loadConfig({ text: '{}' })
+    expect(await inFlightAtOnce(config.sts.max_concurrent_calls, 70)).toBe(50)
   })
 
   it('reaches every STS client the configuration builds (web_identity and assume_role)', () => {
